@@ -1,0 +1,71 @@
+# SPDX-License-Identifier: GPL-2.0
+# Human targets. Kernel rules live in Kbuild; tests in tests/.
+
+KVER ?= $(shell uname -r)
+# The running kernel's build tree, else the newest installed Debian headers
+# (the machines that build this often run a kernel without headers).
+KDIR ?= $(shell if [ -d /lib/modules/$(KVER)/build ]; then \
+		echo /lib/modules/$(KVER)/build; \
+	else ls -d /usr/src/linux-headers-*-amd64 2>/dev/null | sort -V | tail -n 1; fi)
+VMCLOCK_CACHE ?= $(or $(XDG_CACHE_HOME),$(HOME)/.cache)/vmclock
+export KDIR VMCLOCK_CACHE
+
+VERSION := $(shell sed -n 's/^PACKAGE_VERSION="\{0,1\}\([^"]*\)"\{0,1\}$$/\1/p' dkms.conf)
+
+.PHONY: all modules clean check check-fast demo install uninstall checkpatch \
+	fuzz help
+
+all: modules
+
+modules:
+	@test -n "$(KDIR)" || { echo "no kernel headers found: install linux-headers-amd64 or set KDIR" >&2; exit 1; }
+	$(MAKE) -C $(KDIR) M=$(CURDIR) modules
+
+clean:
+	-$(MAKE) -C $(KDIR) M=$(CURDIR) clean
+	-$(MAKE) -C tests/unit clean
+	rm -rf build out
+
+# Every test: unit, fuzz smoke, build, style, DKMS, VM scenarios.
+check:
+	tests/run-all
+
+# The tests that need no VM and no root (a quick edit-compile loop).
+check-fast:
+	tests/run-all --fast
+
+# The main job, shown on the embedded default scenario.
+demo:
+	tests/vm/demo
+
+install: modules
+	$(MAKE) -C $(KDIR) M=$(CURDIR) modules_install
+	depmod -a $(KVER)
+
+uninstall:
+	rm -f /lib/modules/$(KVER)/updates/vmclock_discipline.ko \
+	      /lib/modules/$(KVER)/updates/vmclock_host.ko \
+	      /lib/modules/$(KVER)/extra/vmclock_discipline.ko \
+	      /lib/modules/$(KVER)/extra/vmclock_host.ko
+	depmod -a $(KVER)
+
+checkpatch:
+	tests/checkpatch
+
+fuzz:
+	$(MAKE) -C tests/unit fuzz-long
+
+help:
+	@echo "vmclock-dkms $(VERSION): vmclock_discipline.ko (guest), vmclock_host.ko (host)"
+	@echo
+	@echo "  make [all|modules]  build both modules against KDIR=$(KDIR)"
+	@echo "  make demo           boot Debian 12's kernel in QEMU and watch a guest lock to a simulated host"
+	@echo "  make check          every test (installs what it needs; root, ~25 min)"
+	@echo "  make check-fast     unit tests, fuzz smoke, build and style only"
+	@echo "  make fuzz           a long libFuzzer run of page validation and time arithmetic"
+	@echo "  make checkpatch     kernel style check of all C sources"
+	@echo "  make install        install the modules for KVER=$(KVER) (without DKMS)"
+	@echo "  make uninstall      remove them again"
+	@echo "  make clean          remove build products"
+	@echo
+	@echo "  Cached downloads (kernel image, tools): VMCLOCK_CACHE=$(VMCLOCK_CACHE)"

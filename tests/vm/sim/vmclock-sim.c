@@ -1,0 +1,628 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * vmclock-sim - host-side producer of the harness's vmclock page.
+ *
+ * Maps the guest's RAM file (QEMU memory-backend-file, share=on) at the
+ * page (0x1f000000) and the mailbox (0x1f001000), waits for the probe's
+ * struct vmclock_mailbox and then publishes a reference line defined
+ * relative to the guest's own raw clock:
+ *
+ *	ref(c) = realtime0 + phase_ns
+ *	       + (c - tsc0) * raw_mult / 2^raw_shift * (1 + freq_ppb * 1e-9)  [ns]
+ *
+ * with c the guest TSC. Under TCG the guest TSC is the host TSC plus a
+ * constant, learnt when the mailbox appears; counter_value is kept ~1 ms in
+ * the past. Re-anchoring every 100 ms never changes the line: a page is
+ * always the current segment's function evaluated at a new counter_value.
+ * Events (tests/vm/SCENARIOS.md) start new segments phase-continuously.
+ *
+ * Usage: vmclock-sim [--pid QEMU_PID] [--timeout S] RAMFILE SCENARIO
+ * Log on stdout (one record per line, see print_seg() and friends).
+ */
+#include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <math.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+#include <x86intrin.h>
+
+#include "../../../include/vmclock_abi.h"
+#include "../mailbox.h"
+
+#define PAGE_PHYS	0x1f000000ULL
+#define NSEC_PER_SEC	1000000000LL
+#define REPUBLISH_NS	100000000LL	/* 100 ms */
+#define PAST_NS		1000000LL	/* counter_value ~1 ms in the past */
+#define MAX_EVENTS	256
+
+typedef __int128 s128;
+typedef unsigned __int128 u128;
+
+enum ev_kind {
+	EV_FREQ_STEP, EV_PHASE_JUMP, EV_DISRUPTION, EV_VM_GEN, EV_STATUS,
+	EV_COUNTER_ID, EV_LEAP, EV_MALFORMED, EV_SEQ_STUCK, EV_TORN, EV_STORM,
+	EV_RESTORE,
+};
+
+struct event {
+	double t;		/* s from the first published page */
+	enum ev_kind kind;
+	int64_t val;		/* ppb, ns, status, id, leap, or ns of a span */
+	char arg[32];
+	int done;
+};
+
+/* Reference line segment: T(c) = t_a + ((c - c_a) * frac) >> shift */
+struct segment {
+	uint64_t c_a;		/* guest TSC */
+	s128 t_a;		/* UTC, 2^-64 s units */
+	int64_t freq_ppb;	/* against the guest's raw rate */
+	uint64_t frac;
+	unsigned int shift;
+};
+
+static struct {
+	double duration;
+	int64_t freq_ppb, phase_ns, maxerror_ns, esterror_ns;
+	int64_t period_maxerror_ppb;
+	int status, time_type, tai_offset, leap, counter_id;
+	int has_maxerror, has_esterror, has_period_maxerror;
+	uint64_t disruption_marker, vm_generation;
+	struct event ev[MAX_EVENTS];
+	int nev;
+} sc = {
+	.status = VMCLOCK_STATUS_SYNCHRONIZED,
+	.time_type = VMCLOCK_TIME_UTC,
+	.tai_offset = -37,
+	.counter_id = VMCLOCK_COUNTER_X86_TSC,
+	.disruption_marker = 1,
+};
+
+static volatile struct vmclock_abi *page;
+static volatile struct vmclock_mailbox *mb;
+static struct vmclock_mailbox mbox;	/* copy of the guest's record */
+static struct segment seg;
+static int64_t host_off;		/* guest TSC - host TSC */
+static double cycles_per_ns;
+static char malformed[32];
+static double stuck_until = -1, storm_until = -1;
+static volatile sig_atomic_t stop;
+
+static void on_signal(int sig)
+{
+	stop = 1;
+}
+
+static int64_t mono_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * NSEC_PER_SEC + ts.tv_nsec;
+}
+
+static uint64_t guest_tsc(void)
+{
+	return __rdtsc() + host_off;
+}
+
+static s128 ns_to_units(int64_t ns)
+{
+	int64_t sec = ns / NSEC_PER_SEC, rem = ns % NSEC_PER_SEC;
+
+	if (rem < 0) {
+		rem += NSEC_PER_SEC;
+		sec--;
+	}
+	return ((s128)sec << 64) +
+	       (s128)((((u128)rem << 64) + NSEC_PER_SEC / 2) / NSEC_PER_SEC);
+}
+
+/* 2^-64 s units to ns as a double, for logs of small differences only */
+static double units_to_ns(s128 u)
+{
+	return (double)u * 1e9 / 18446744073709551616.0;
+}
+
+/*
+ * Period of the guest TSC for a reference running @ppb fast against the
+ * guest's raw rate, encoded as frac * 2^-(64 + shift) s:
+ * period = raw_mult * 2^-raw_shift * (1e9 + ppb) / 1e18 s
+ * shift = floor(log2 f), frac = round(2^(64 + shift) * period) in [2^63, 2^64).
+ */
+static void encode_period(int64_t ppb, uint64_t *frac, unsigned int *shift)
+{
+	const u128 den = (u128)NSEC_PER_SEC * NSEC_PER_SEC;
+	u128 num = (u128)mbox.raw_mult * (u128)(NSEC_PER_SEC + ppb);
+	int e, s, i;
+
+	/* f = 2^raw_shift * den / num; shift = floor(log2 f) */
+	s = (int)floorl(log2l((long double)den / (long double)num)) +
+	    (int)mbox.raw_shift;
+	for (;;) {
+		u128 q, r;
+
+		e = 64 + s - (int)mbox.raw_shift;	/* frac = num * 2^e / den */
+		q = num / den;
+		r = num % den;
+		for (i = 0; i < e; i++) {	/* long division, exact */
+			q <<= 1;
+			r <<= 1;
+			if (r >= den) {
+				r -= den;
+				q |= 1;
+			}
+		}
+		if (2 * r >= den)
+			q++;
+		if (q >> 64) {
+			s--;
+			continue;
+		}
+		if (!(q >> 63)) {
+			s++;
+			continue;
+		}
+		*frac = (uint64_t)q;
+		*shift = s;
+		return;
+	}
+}
+
+static s128 seg_time(const struct segment *g, uint64_t c)
+{
+	int64_t d = (int64_t)(c - g->c_a);
+
+	return g->t_a + (((s128)d * (s128)g->frac) >> g->shift);
+}
+
+/* Guest CLOCK_MONOTONIC_RAW at guest TSC @c (ns). */
+static int64_t guest_raw(uint64_t c)
+{
+	int64_t d = (int64_t)(c - mbox.tsc);
+
+	return mbox.mono_raw_ns +
+	       (int64_t)(((s128)d * mbox.raw_mult) >> mbox.raw_shift);
+}
+
+/* ref(c) - (realtime0 + raw(c) - raw0), ns: the intended offset of the line */
+static double seg_offset_ns(uint64_t c)
+{
+	int64_t free = mbox.realtime_ns + guest_raw(c) - mbox.mono_raw_ns;
+
+	return units_to_ns(seg_time(&seg, c) - ns_to_units(free));
+}
+
+static void print_seg(double t, uint64_t c)
+{
+	printf("SEG t=%.3f raw_ns=%" PRId64 " offset_ns=%.3f freq_ppb=%" PRId64
+	       " frac=0x%016" PRIx64 " shift=%u\n", t, guest_raw(c),
+	       seg_offset_ns(c), seg.freq_ppb, seg.frac, seg.shift);
+}
+
+static void new_segment(double t, int64_t dppb, int64_t dphase_ns)
+{
+	uint64_t c = guest_tsc();
+	s128 now = seg_time(&seg, c);
+
+	seg.c_a = c;
+	seg.t_a = now + ns_to_units(dphase_ns);
+	seg.freq_ppb += dppb;
+	encode_period(seg.freq_ppb, &seg.frac, &seg.shift);
+	print_seg(t, c);
+}
+
+static void barrier(void)
+{
+	__atomic_thread_fence(__ATOMIC_SEQ_CST);
+}
+
+static void write_fields(uint64_t cv, s128 t)
+{
+	volatile struct vmclock_abi *p = page;
+	uint64_t flags = VMCLOCK_FLAG_TAI_OFFSET_VALID |
+			 VMCLOCK_FLAG_VM_GEN_COUNTER_PRESENT;
+	unsigned int shift = seg.shift;
+	uint64_t frac = seg.frac;
+
+	if (sc.time_type == VMCLOCK_TIME_TAI)
+		t -= (s128)sc.tai_offset << 64;		/* tai = utc - (utc - tai) */
+	if (sc.has_maxerror)
+		flags |= VMCLOCK_FLAG_TIME_MAXERROR_VALID;
+	if (sc.has_esterror)
+		flags |= VMCLOCK_FLAG_TIME_ESTERROR_VALID;
+	if (sc.has_period_maxerror)
+		flags |= VMCLOCK_FLAG_PERIOD_MAXERROR_VALID;
+
+	p->magic = VMCLOCK_MAGIC;
+	p->size = 4096;
+	p->version = VMCLOCK_VERSION;
+	p->counter_id = sc.counter_id;
+	p->time_type = sc.time_type;
+	p->disruption_marker = sc.disruption_marker;
+	p->flags = flags;
+	p->clock_status = sc.status;
+	p->leap_second_smearing_hint = VMCLOCK_SMEARING_STRICT;
+	p->tai_offset_sec = (uint16_t)(int16_t)sc.tai_offset;
+	p->leap_indicator = sc.leap;
+	p->counter_value = cv;
+	p->counter_period_esterror_rate_frac_sec = 0;
+	p->counter_period_maxerror_rate_frac_sec = sc.has_period_maxerror ?
+		(uint64_t)((u128)frac * (uint64_t)sc.period_maxerror_ppb /
+			   NSEC_PER_SEC) : 0;
+	p->time_sec = (uint64_t)(t >> 64);
+	p->time_frac_sec = (uint64_t)t;
+	p->time_esterror_nanosec = sc.esterror_ns;
+	p->time_maxerror_nanosec = sc.maxerror_ns;
+	p->vm_generation_counter = sc.vm_generation;
+	p->counter_period_shift = shift;
+	p->counter_period_frac_sec = frac;
+
+	if (!malformed[0])
+		return;
+	if (!strcmp(malformed, "magic"))
+		p->magic = 0x4b4c4357;
+	else if (!strcmp(malformed, "version"))
+		p->version = VMCLOCK_VERSION + 1;
+	else if (!strcmp(malformed, "size"))
+		p->size = 0x20;
+	else if (!strcmp(malformed, "shift"))
+		p->counter_period_shift = 64;
+	else if (!strcmp(malformed, "zero_period"))
+		p->counter_period_frac_sec = 0;
+	else if (!strcmp(malformed, "time_type"))
+		p->time_type = VMCLOCK_TIME_INVALID_SMEARED;
+	else if (!strcmp(malformed, "leap_value"))
+		p->leap_indicator = 6;
+	else if (!strcmp(malformed, "status_value"))
+		p->clock_status = 9;
+}
+
+/* seq odd, barrier, fields, barrier, seq even */
+static void publish(void)
+{
+	uint64_t cv = guest_tsc() - (uint64_t)(PAST_NS * cycles_per_ns);
+	uint32_t seq = page->seq_count;
+
+	if (!(seq & 1))
+		page->seq_count = ++seq;
+	barrier();
+	write_fields(cv, seg_time(&seg, cv));
+	barrier();
+	page->seq_count = seq + 1;
+}
+
+/* A producer bug: new counter_value, old time fields, seq untouched. */
+static void publish_torn(void)
+{
+	page->counter_value = guest_tsc() - (uint64_t)(PAST_NS * cycles_per_ns);
+}
+
+static void die(const char *msg)
+{
+	fprintf(stderr, "vmclock-sim: %s\n", msg);
+	exit(1);
+}
+
+static int parse_status(const char *s)
+{
+	static const char *const names[] = {
+		"unknown", "initializing", "synchronized", "freerunning",
+		"unreliable",
+	};
+	unsigned int i;
+
+	for (i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+		if (!strcmp(s, names[i]))
+			return i;
+	return (int)strtol(s, NULL, 0);
+}
+
+static void parse_scenario(const char *path)
+{
+	char line[512];
+	FILE *f = fopen(path, "r");
+	int lineno = 0;
+
+	if (!f)
+		die("cannot open scenario");
+	while (fgets(line, sizeof(line), f)) {
+		char *p = line, k[64] = "", a[64] = "", b[64] = "";
+		int n;
+
+		lineno++;
+		if (strchr(p, '#'))
+			*strchr(p, '#') = 0;
+		n = sscanf(p, "%63s %63s %63s", k, a, b);
+		if (n < 1)
+			continue;
+		if (!strcmp(k, "duration"))
+			sc.duration = atof(a);
+		else if (!strcmp(k, "freq_ppb"))
+			sc.freq_ppb = strtoll(a, NULL, 0);
+		else if (!strcmp(k, "phase_ns"))
+			sc.phase_ns = strtoll(a, NULL, 0);
+		else if (!strcmp(k, "status"))
+			sc.status = parse_status(a);
+		else if (!strcmp(k, "time_type"))
+			sc.time_type = !strcmp(a, "tai") ? VMCLOCK_TIME_TAI :
+							   VMCLOCK_TIME_UTC;
+		else if (!strcmp(k, "tai_offset"))
+			sc.tai_offset = atoi(a);
+		else if (!strcmp(k, "leap"))
+			sc.leap = atoi(a);
+		else if (!strcmp(k, "maxerror_ns"))
+			sc.maxerror_ns = strtoll(a, NULL, 0), sc.has_maxerror = 1;
+		else if (!strcmp(k, "esterror_ns"))
+			sc.esterror_ns = strtoll(a, NULL, 0), sc.has_esterror = 1;
+		else if (!strcmp(k, "period_maxerror_ppb"))
+			sc.period_maxerror_ppb = strtoll(a, NULL, 0),
+			sc.has_period_maxerror = 1;
+		else if (!strcmp(k, "disruption_marker"))
+			sc.disruption_marker = strtoull(a, NULL, 0);
+		else if (!strcmp(k, "vm_generation"))
+			sc.vm_generation = strtoull(a, NULL, 0);
+		else if (!strcmp(k, "counter_id"))
+			sc.counter_id = (int)strtol(a, NULL, 0);
+		else if (!strcmp(k, "at")) {
+			struct event *e = &sc.ev[sc.nev];
+
+			if (sc.nev == MAX_EVENTS)
+				die("too many events");
+			memset(e, 0, sizeof(*e));
+			e->t = atof(a);
+			snprintf(e->arg, sizeof(e->arg), "%s", "");
+			n = sscanf(p, "%*s %*s %63s %63s", k, b);
+			if (n < 1)
+				goto bad;
+			if (!strcmp(k, "freq_step_ppb"))
+				e->kind = EV_FREQ_STEP, e->val = strtoll(b, NULL, 0);
+			else if (!strcmp(k, "phase_jump_ns"))
+				e->kind = EV_PHASE_JUMP, e->val = strtoll(b, NULL, 0);
+			else if (!strcmp(k, "disruption"))
+				e->kind = EV_DISRUPTION;
+			else if (!strcmp(k, "vm_generation"))
+				e->kind = EV_VM_GEN;
+			else if (!strcmp(k, "status"))
+				e->kind = EV_STATUS, e->val = parse_status(b);
+			else if (!strcmp(k, "counter_id"))
+				e->kind = EV_COUNTER_ID, e->val = strtol(b, NULL, 0);
+			else if (!strcmp(k, "leap"))
+				e->kind = EV_LEAP, e->val = atoi(b);
+			else if (!strcmp(k, "malformed"))
+				e->kind = EV_MALFORMED,
+				snprintf(e->arg, sizeof(e->arg), "%s", b);
+			else if (!strcmp(k, "seq_stuck_odd"))
+				e->kind = EV_SEQ_STUCK, e->val = atof(b) * 1e9;
+			else if (!strcmp(k, "torn"))
+				e->kind = EV_TORN;
+			else if (!strcmp(k, "storm"))
+				e->kind = EV_STORM, e->val = atof(b) * 1e9;
+			else if (!strcmp(k, "restore"))
+				e->kind = EV_RESTORE;
+			else
+				goto bad;
+			sc.nev++;
+		}
+		/* guest, guest_end, expect, settle, clock_start, probe_rate: runner's */
+		continue;
+bad:
+		fprintf(stderr, "vmclock-sim: %s:%d: bad event\n", path, lineno);
+		exit(1);
+	}
+	fclose(f);
+}
+
+static void apply(struct event *e, double t)
+{
+	printf("EVENT t=%.3f raw_ns=%" PRId64 " ", t, guest_raw(guest_tsc()));
+	switch (e->kind) {
+	case EV_FREQ_STEP:
+		printf("freq_step_ppb %" PRId64 "\n", e->val);
+		new_segment(t, e->val, 0);
+		break;
+	case EV_PHASE_JUMP:
+		printf("phase_jump_ns %" PRId64 "\n", e->val);
+		new_segment(t, 0, e->val);
+		break;
+	case EV_DISRUPTION:
+		sc.disruption_marker++;
+		printf("disruption marker=%" PRIu64 "\n", sc.disruption_marker);
+		break;
+	case EV_VM_GEN:
+		sc.vm_generation++;
+		printf("vm_generation %" PRIu64 "\n", sc.vm_generation);
+		break;
+	case EV_STATUS:
+		sc.status = (int)e->val;
+		printf("status %d\n", sc.status);
+		break;
+	case EV_COUNTER_ID:
+		sc.counter_id = (int)e->val;
+		printf("counter_id %d\n", sc.counter_id);
+		break;
+	case EV_LEAP:
+		sc.leap = (int)e->val;
+		printf("leap %d\n", sc.leap);
+		break;
+	case EV_MALFORMED:
+		snprintf(malformed, sizeof(malformed), "%s", e->arg);
+		printf("malformed %s\n", malformed);
+		break;
+	case EV_SEQ_STUCK:
+		stuck_until = t + e->val * 1e-9;
+		printf("seq_stuck_odd until t=%.3f\n", stuck_until);
+		break;
+	case EV_TORN:
+		printf("torn\n");
+		break;
+	case EV_STORM:
+		storm_until = t + e->val * 1e-9;
+		printf("storm until t=%.3f\n", storm_until);
+		break;
+	case EV_RESTORE:
+		malformed[0] = 0;
+		sc.counter_id = VMCLOCK_COUNTER_X86_TSC;
+		stuck_until = -1;
+		printf("restore\n");
+		break;
+	}
+}
+
+int main(int argc, char **argv)
+{
+	int64_t t0, start = mono_ns(), next;
+	double timeout = 300;
+	pid_t qemu = 0;
+	struct stat st;
+	void *map;
+	int fd, i;
+
+	while (argc > 3 && argv[1][0] == '-') {
+		if (!strcmp(argv[1], "--pid"))
+			qemu = atoi(argv[2]);
+		else if (!strcmp(argv[1], "--timeout"))
+			timeout = atof(argv[2]);
+		else
+			die("unknown option");
+		argv += 2;
+		argc -= 2;
+	}
+	if (argc != 3)
+		die("usage: vmclock-sim [--pid PID] [--timeout S] RAMFILE SCENARIO");
+	parse_scenario(argv[2]);
+	setvbuf(stdout, NULL, _IOLBF, 0);
+	signal(SIGTERM, on_signal);
+	signal(SIGINT, on_signal);
+	signal(SIGHUP, on_signal);
+
+	/* QEMU creates the file; it must already cover the page and mailbox. */
+	for (;;) {
+		fd = open(argv[1], O_RDWR);
+		if (fd >= 0 && !fstat(fd, &st) &&
+		    st.st_size >= (off_t)PAGE_PHYS + 8192)
+			break;
+		if (fd >= 0)
+			close(fd);
+		if (stop || mono_ns() - start > timeout * 1e9)
+			die("RAM file did not appear");
+		usleep(10000);
+	}
+	map = mmap(NULL, 8192, PROT_READ | PROT_WRITE, MAP_SHARED, fd, PAGE_PHYS);
+	close(fd);
+	if (map == MAP_FAILED)
+		die("mmap");
+	page = map;
+	mb = (void *)((char *)map + 4096);
+
+	while (mb->magic != VMCLOCK_MAILBOX_MAGIC) {
+		if (stop || (qemu && kill(qemu, 0)) ||
+		    mono_ns() - start > timeout * 1e9) {
+			printf("SIM no_mailbox\n");
+			munmap(map, 8192);
+			return 1;
+		}
+		usleep(1000);
+	}
+	barrier();
+	/* Guest TSC now >= mbox.tsc: the offset errs towards the past. */
+	host_off = (int64_t)(mb->tsc - __rdtsc());
+	memcpy(&mbox, (const void *)mb, sizeof(mbox));
+	mbox.clocksource[sizeof(mbox.clocksource) - 1] = 0;
+	cycles_per_ns = (double)(1ULL << mbox.raw_shift) / mbox.raw_mult;
+	printf("SIM boot_s=%.3f\n", (mono_ns() - start) * 1e-9);
+	printf("MAILBOX tsc=%llu realtime_ns=%lld mono_raw_ns=%lld raw_mult=%u"
+	       " raw_shift=%u clocksource=%s cycle_interval=%llu ntp_tick=%llu"
+	       " mono_mult=%u mono_shift=%u tsc_khz=%.3f\n",
+	       (unsigned long long)mbox.tsc, (long long)mbox.realtime_ns,
+	       (long long)mbox.mono_raw_ns, mbox.raw_mult, mbox.raw_shift,
+	       mbox.clocksource, (unsigned long long)mbox.cycle_interval,
+	       (unsigned long long)mbox.ntp_tick, mbox.mono_mult,
+	       mbox.mono_shift, cycles_per_ns * 1e6);
+	if (strcmp(mbox.clocksource, "tsc"))
+		printf("SIM warning clocksource=%s\n", mbox.clocksource);
+
+	/* Initial line: realtime0 + phase at tsc0. */
+	seg.c_a = mbox.tsc;
+	seg.t_a = ns_to_units(mbox.realtime_ns + sc.phase_ns);
+	seg.freq_ppb = sc.freq_ppb;
+	encode_period(seg.freq_ppb, &seg.frac, &seg.shift);
+	print_seg(0, mbox.tsc);
+
+	t0 = mono_ns();
+	publish();
+	printf("PUBLISH first t=0 raw_ns=%" PRId64 "\n", guest_raw(guest_tsc()));
+	next = t0 + REPUBLISH_NS;
+
+	while (!stop) {
+		double t;
+
+		if (qemu && kill(qemu, 0))
+			break;
+		t = (mono_ns() - t0) * 1e-9;
+		for (i = 0; i < sc.nev; i++) {
+			struct event *e = &sc.ev[i];
+
+			if (e->done || e->t > t)
+				continue;
+			e->done = 1;
+			apply(e, t);
+			if (e->kind == EV_SEQ_STUCK) {
+				page->seq_count |= 1;
+			} else if (e->kind == EV_TORN) {
+				publish_torn();
+			} else if (t >= stuck_until) {
+				publish();
+				next = mono_ns() + REPUBLISH_NS;
+			}
+		}
+		if (stuck_until >= 0 && t >= stuck_until) {
+			stuck_until = -1;
+			publish();
+			printf("EVENT t=%.3f seq_unstuck\n", t);
+		}
+		if (t < storm_until && stuck_until < 0) {
+			publish();
+			continue;
+		}
+		if (mono_ns() >= next) {
+			if (stuck_until < 0)
+				publish();
+			next += REPUBLISH_NS;
+			if (next < mono_ns())
+				next = mono_ns() + REPUBLISH_NS;
+		}
+		{
+			int64_t wake = next;
+			struct timespec ts;
+
+			for (i = 0; i < sc.nev; i++) {
+				int64_t et = t0 + (int64_t)(sc.ev[i].t * 1e9);
+
+				if (!sc.ev[i].done && et < wake)
+					wake = et;
+			}
+			if (stuck_until >= 0) {
+				int64_t et = t0 + (int64_t)(stuck_until * 1e9);
+
+				if (et < wake)
+					wake = et;
+			}
+			ts.tv_sec = wake / NSEC_PER_SEC;
+			ts.tv_nsec = wake % NSEC_PER_SEC;
+			clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL);
+		}
+	}
+	printf("SIM exit t=%.3f\n", (mono_ns() - t0) * 1e-9);
+	munmap(map, 8192);
+	return 0;
+}
