@@ -194,12 +194,19 @@ static int64_t guest_raw(uint64_t c)
 	       (int64_t)(((s128)d * mbox.raw_mult) >> mbox.raw_shift);
 }
 
-/* ref(c) - (realtime0 + raw(c) - raw0), ns: the intended offset of the line */
+/*
+ * ref(c) - (realtime0 + raw(c) - raw0), ns: the intended offset of the line
+ * against a guest clock running free at its raw rate. raw(c) - raw0 is kept
+ * exact (d * mult / 2^shift ns) in 2^-64 s units.
+ */
 static double seg_offset_ns(uint64_t c)
 {
-	int64_t free = mbox.realtime_ns + guest_raw(c) - mbox.mono_raw_ns;
+	int64_t d = (int64_t)(c - mbox.tsc);
+	s128 free = ns_to_units(mbox.realtime_ns) +
+		    (((s128)d * mbox.raw_mult) << (64 - mbox.raw_shift)) /
+		    NSEC_PER_SEC;
 
-	return units_to_ns(seg_time(&seg, c) - ns_to_units(free));
+	return units_to_ns(seg_time(&seg, c) - free);
 }
 
 static void print_seg(double t, uint64_t c)
