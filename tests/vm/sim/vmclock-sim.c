@@ -209,11 +209,15 @@ static double seg_offset_ns(uint64_t c)
 	return units_to_ns(seg_time(&seg, c) - free);
 }
 
+/* from_seq: the first page seq_count that carries this segment */
 static void print_seg(double t, uint64_t c)
 {
+	uint32_t seq = page->seq_count;
+
 	printf("SEG t=%.3f raw_ns=%" PRId64 " offset_ns=%.3f freq_ppb=%" PRId64
-	       " frac=0x%016" PRIx64 " shift=%u\n", t, guest_raw(c),
-	       seg_offset_ns(c), seg.freq_ppb, seg.frac, seg.shift);
+	       " frac=0x%016" PRIx64 " shift=%u from_seq=%u\n", t,
+	       guest_raw(c), seg_offset_ns(c), seg.freq_ppb, seg.frac,
+	       seg.shift, (seq | 1) + 1);
 }
 
 static void new_segment(double t, int64_t dppb, int64_t dphase_ns)

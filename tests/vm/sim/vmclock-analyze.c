@@ -1,0 +1,627 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * vmclock-analyze - turns the harness guest's data port into results.
+ *
+ *   vmclock-analyze --live
+ *	reads the data port (ttyS1 capture) on stdin while the guest runs and
+ *	prints one trace line per second of guest time:
+ *	"# t=12 err_p50=-3 err_max=17 n=100 nopage=0"  (ns; err_max is the
+ *	signed sample of largest magnitude; t from the first published page)
+ *
+ *   vmclock-analyze --final SCENARIO DATAPORT SIMLOG NAME
+ *	prints TAP for the harness checks and the scenario's expectations,
+ *	then "SUMMARY scenario=NAME ...". Exit status 1 on any failure.
+ *
+ * err is CLOCK_REALTIME - page time in ns as measured by vmclock_probe
+ * (positive: the guest clock is ahead of the reference).
+ */
+#include <math.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define MAX_SEGS	256
+#define MAX_STATS	64
+
+struct sample {
+	int64_t raw;		/* guest CLOCK_MONOTONIC_RAW, ns */
+	int64_t err;		/* ns */
+	uint32_t seq;
+	int valid;
+};
+
+struct brk {
+	int64_t raw, lo, hi, width;
+};
+
+struct seg {
+	int64_t raw;		/* guest raw ns at the anchor */
+	double offset;		/* ref - free-running guest at the anchor, ns */
+	double freq_ppb;
+	uint32_t from_seq;	/* first page seq carrying this segment */
+};
+
+static struct sample *smp;
+static size_t nsmp, capsmp;
+static struct brk *brks;
+static size_t nbrk, capbrk;
+static struct seg segs[MAX_SEGS];
+static int nseg;
+
+static struct {
+	char name[64];
+	char value[64];
+} stats[MAX_STATS];
+static int nstats;
+
+static int64_t raw_first_page = -1, raw_guest1 = -1, raw_duration_over = -1;
+static int have_cs_tsc, have_end, harness_fail, dmesg_bad = -1, rmmod_bad;
+static int guest_cmds, guest_fail, have_mailbox;
+static long lost, nopage;
+static double boot_s = -1;
+static char harness_why[256], cs_name[32], guest_fail_cmd[256];
+
+static void *grow(void *p, size_t *cap, size_t n, size_t sz)
+{
+	if (n < *cap)
+		return p;
+	*cap = *cap ? *cap * 2 : 4096;
+	p = realloc(p, *cap * sz);
+	if (!p) {
+		perror("realloc");
+		exit(2);
+	}
+	return p;
+}
+
+static int cmp_i64(const void *a, const void *b)
+{
+	int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/* nearest-rank percentile of a sorted array */
+static int64_t pct(const int64_t *v, size_t n, double p)
+{
+	size_t k;
+
+	if (!n)
+		return 0;
+	k = (size_t)ceil(p / 100.0 * n);
+	if (k < 1)
+		k = 1;
+	return v[k - 1];
+}
+
+static void chomp(char *s)
+{
+	size_t n = strlen(s);
+
+	while (n && (s[n - 1] == '\n' || s[n - 1] == '\r'))
+		s[--n] = 0;
+}
+
+/* One data-port line; returns 1 for a valid sample. */
+static int parse_line(char *l)
+{
+	char *p;
+
+	chomp(l);
+	/* tty output may carry stray \r or NULs: start at the first letter */
+	while (*l && (*l == '\r' || *l == ' '))
+		l++;
+	if (l[0] == 'S' && l[1] == ' ') {
+		struct sample s = { 0 };
+		char e[32];
+		unsigned int st;
+		unsigned long long mk;
+
+		if (sscanf(l + 2, "%lld %31s %u %u %llu", (long long *)&s.raw,
+			   e, &s.seq, &st, &mk) < 3)
+			return 0;
+		if (strcmp(e, "nopage")) {
+			s.err = strtoll(e, NULL, 10);
+			s.valid = 1;
+		} else {
+			nopage++;
+		}
+		smp = grow(smp, &capsmp, nsmp, sizeof(*smp));
+		smp[nsmp++] = s;
+		return s.valid;
+	}
+	if (l[0] == 'B' && l[1] == ' ') {
+		struct brk b;
+
+		if (sscanf(l + 2, "%lld %lld %lld %lld", (long long *)&b.raw,
+			   (long long *)&b.lo, (long long *)&b.hi,
+			   (long long *)&b.width) == 4) {
+			brks = grow(brks, &capbrk, nbrk, sizeof(*brks));
+			brks[nbrk++] = b;
+		}
+		return 0;
+	}
+	if (l[0] == 'M' && l[1] == ' ') {
+		long long raw;
+		int off = 0;
+
+		if (sscanf(l + 2, "%lld %n", &raw, &off) < 1)
+			return 0;
+		p = l + 2 + off;
+		if (!strcmp(p, "first page") && raw_first_page < 0)
+			raw_first_page = raw;
+		else if (!strcmp(p, "guest 1"))
+			raw_guest1 = raw;
+		else if (!strcmp(p, "duration over"))
+			raw_duration_over = raw;
+		return 0;
+	}
+	if (l[0] == 'L' && l[1] == ' ') {
+		lost += atol(l + 2);
+		return 0;
+	}
+	if (!strncmp(l, "CLOCKSOURCE ", 12)) {
+		snprintf(cs_name, sizeof(cs_name), "%s", l + 12);
+		have_cs_tsc = !strcmp(cs_name, "tsc");
+	} else if (!strncmp(l, "HARNESS-FAIL", 12)) {
+		harness_fail = 1;
+		snprintf(harness_why, sizeof(harness_why), "%s", l + 12);
+	} else if (!strcmp(l, "END")) {
+		have_end = 1;
+	} else if (!strncmp(l, "DMESG-BAD ", 10)) {
+		dmesg_bad = atoi(l + 10);
+	} else if (!strncmp(l, "RMMOD ", 6)) {
+		p = strrchr(l, ' ');
+		if (p && atoi(p + 1))
+			rmmod_bad++;
+	} else if (!strncmp(l, "GUEST-RC ", 9)) {
+		int rc = atoi(l + 9);
+
+		guest_cmds++;
+		if (rc && !guest_fail++) {
+			p = strchr(l + 9, ' ');
+			snprintf(guest_fail_cmd, sizeof(guest_fail_cmd),
+				 "%s (rc %d)", p ? p + 1 : "?", rc);
+		}
+	} else if (!strncmp(l, "VMC-STAT ", 9) && nstats < MAX_STATS) {
+		sscanf(l + 9, "%63s %63s", stats[nstats].name,
+		       stats[nstats].value);
+		nstats++;
+	}
+	return 0;
+}
+
+static void live(void)
+{
+	char line[512];
+	int64_t bucket = INT64_MIN, *v = NULL;
+	size_t nv = 0, cap = 0;
+	long np0 = 0;
+
+	setvbuf(stdout, NULL, _IOLBF, 0);
+	while (fgets(line, sizeof(line), stdin)) {
+		size_t before = nsmp;
+		int64_t b;
+
+		parse_line(line);
+		if (nsmp == before || raw_first_page < 0)
+			continue;
+		b = (smp[nsmp - 1].raw - raw_first_page) / 1000000000;
+		if (smp[nsmp - 1].raw < raw_first_page)
+			continue;
+		if (b != bucket && bucket != INT64_MIN) {
+			int64_t mx = 0;
+			size_t i;
+
+			for (i = 0; i < nv; i++)
+				if (llabs(v[i]) > llabs(mx))
+					mx = v[i];
+			qsort(v, nv, sizeof(*v), cmp_i64);
+			printf("# t=%lld err_p50=%lld err_max=%lld n=%zu nopage=%ld\n",
+			       (long long)bucket, (long long)pct(v, nv, 50),
+			       (long long)mx, nv, nopage - np0);
+			nv = 0;
+			np0 = nopage;
+		}
+		bucket = b;
+		if (smp[nsmp - 1].valid) {
+			v = grow(v, &cap, nv, sizeof(*v));
+			v[nv++] = smp[nsmp - 1].err;
+		}
+	}
+	free(v);
+}
+
+static void read_simlog(const char *path)
+{
+	char line[512];
+	FILE *f = fopen(path, "r");
+
+	if (!f)
+		return;
+	while (fgets(line, sizeof(line), f)) {
+		long long raw;
+		double off, fr;
+		unsigned int seq;
+
+		if (!strncmp(line, "SEG ", 4) && nseg < MAX_SEGS &&
+		    sscanf(line, "SEG t=%*f raw_ns=%lld offset_ns=%lf freq_ppb=%lf"
+			   " frac=%*s shift=%*u from_seq=%u", &raw, &off, &fr,
+			   &seq) == 4) {
+			segs[nseg].raw = raw;
+			segs[nseg].offset = off;
+			segs[nseg].freq_ppb = fr;
+			segs[nseg].from_seq = seq;
+			nseg++;
+		} else if (!strncmp(line, "SIM boot_s=", 11)) {
+			boot_s = atof(line + 11);
+		} else if (!strncmp(line, "MAILBOX ", 8)) {
+			have_mailbox = 1;
+		}
+	}
+	fclose(f);
+}
+
+/* The simulator's intended err for a sample: -(ref - free guest clock). */
+static int intended(const struct sample *s, double *err)
+{
+	int i, k = -1;
+
+	for (i = 0; i < nseg; i++)
+		if (segs[i].from_seq <= s->seq)
+			k = i;
+	if (k < 0)
+		return 0;
+	*err = -(segs[k].offset +
+		 segs[k].freq_ppb * 1e-9 * (double)(s->raw - segs[k].raw));
+	return 1;
+}
+
+static int tap_n, tap_fail;
+
+static void tap(int ok, const char *desc, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+#include <stdarg.h>
+static void tap(int ok, const char *desc, const char *fmt, ...)
+{
+	va_list ap;
+
+	tap_n++;
+	if (ok) {
+		printf("ok %d - %s\n", tap_n, desc);
+		return;
+	}
+	tap_fail++;
+	printf("not ok %d - %s", tap_n, desc);
+	if (fmt) {
+		printf(" # ");
+		va_start(ap, fmt);
+		vprintf(fmt, ap);
+		va_end(ap);
+	}
+	printf("\n");
+}
+
+static const char *stat_value(const char *name)
+{
+	int i;
+
+	for (i = 0; i < nstats; i++)
+		if (!strcmp(stats[i].name, name))
+			return stats[i].value;
+	return NULL;
+}
+
+struct expect {
+	char kind[32];
+	double a, b, c, d;
+	int n;
+	char name[64];
+};
+
+static int final(const char *scn, const char *data, const char *simlog,
+		 const char *name)
+{
+	struct expect ex[64];
+	int nex = 0, i;
+	double settle = -1, conv_thr = 100, conv_within = -1;
+	char line[512];
+	FILE *f;
+	size_t k, w0 = 0, w1, nwin, ss;
+	int64_t start_raw, t_conv = -1, *absv;
+	double converge_s = -1;
+	int64_t p50 = 0, p99 = 0, mx = 0;
+	size_t nvalid = 0;
+
+	f = fopen(data, "r");
+	if (f) {
+		while (fgets(line, sizeof(line), f))
+			parse_line(line);
+		fclose(f);
+	}
+	read_simlog(simlog);
+
+	f = fopen(scn, "r");
+	if (!f) {
+		perror(scn);
+		return 2;
+	}
+	while (fgets(line, sizeof(line), f)) {
+		struct expect *e = &ex[nex];
+		char k1[64] = "", k2[64] = "";
+
+		if (strchr(line, '#'))
+			*strchr(line, '#') = 0;
+		if (sscanf(line, "%63s", k1) != 1)
+			continue;
+		if (!strcmp(k1, "settle")) {
+			sscanf(line, "%*s %lf", &settle);
+			continue;
+		}
+		if (strcmp(k1, "expect") || nex == 64)
+			continue;
+		memset(e, 0, sizeof(*e));
+		e->n = sscanf(line, "%*s %31s %63s %lf %lf %lf", e->kind, k2,
+			      &e->b, &e->c, &e->d);
+		snprintf(e->name, sizeof(e->name), "%s", k2);
+		e->a = atof(k2);
+		if (!strcmp(e->kind, "converge_ns")) {
+			/* expect converge_ns X within S */
+			sscanf(line, "%*s %*s %lf %*s %lf", &conv_thr,
+			       &conv_within);
+			e->a = conv_thr;
+			e->b = conv_within;
+		}
+		nex++;
+	}
+	fclose(f);
+
+	/* "TAP version 13" is printed by run-scenario before the trace. */
+	/* Harness checks first: a broken harness must not look like a bad servo. */
+	tap(have_cs_tsc && !harness_fail, "guest booted on the TSC clocksource",
+	    "measured clocksource=%s%s expected tsc", cs_name[0] ? cs_name : "none",
+	    harness_fail ? harness_why : "");
+	tap(have_mailbox && raw_first_page >= 0,
+	    "simulator saw the probe's mailbox and published the page",
+	    "measured mailbox=%d first_page=%d expected both", have_mailbox,
+	    raw_first_page >= 0);
+	tap(have_end, "guest finished and powered off in time",
+	    "measured no END line expected END");
+	tap(!guest_fail, "guest commands exited 0",
+	    "measured %d of %d failed, first: %s expected 0", guest_fail,
+	    guest_cmds, guest_fail_cmd);
+
+	/* Window: first page (or first guest command) to "duration over". */
+	start_raw = raw_guest1 >= 0 ? raw_guest1 : raw_first_page;
+	w1 = nsmp;
+	for (k = 0; k < nsmp; k++) {
+		if (smp[k].raw < start_raw)
+			w0 = k + 1;
+		if (raw_duration_over >= 0 && smp[k].raw > raw_duration_over &&
+		    w1 == nsmp)
+			w1 = k;
+	}
+	if (w0 > w1)
+		w0 = w1;
+	nwin = w1 - w0;
+
+	/* Convergence: earliest sample after which all |err| < threshold. */
+	for (k = w1; k > w0; k--) {
+		const struct sample *s = &smp[k - 1];
+
+		if (s->valid && llabs(s->err) >= conv_thr)
+			break;
+	}
+	if (k < w1) {
+		t_conv = smp[k].raw;
+		converge_s = (t_conv - start_raw) * 1e-9;
+	}
+
+	/* Steady window: after `settle`, else after convergence, else all. */
+	ss = w0;
+	for (k = w0; k < w1; k++) {
+		int64_t from = settle >= 0 ? start_raw + (int64_t)(settle * 1e9) :
+					     t_conv;
+
+		if (from >= 0 && smp[k].raw < from)
+			ss = k + 1;
+	}
+	absv = calloc(nwin + 1, sizeof(*absv));
+	for (k = ss; k < w1; k++)
+		if (smp[k].valid)
+			absv[nvalid++] = llabs(smp[k].err);
+	qsort(absv, nvalid, sizeof(*absv), cmp_i64);
+	p50 = pct(absv, nvalid, 50);
+	p99 = pct(absv, nvalid, 99);
+	mx = nvalid ? absv[nvalid - 1] : 0;
+
+	for (i = 0; i < nex; i++) {
+		struct expect *e = &ex[i];
+		char desc[160];
+
+		if (!strcmp(e->kind, "converge_ns")) {
+			snprintf(desc, sizeof(desc),
+				 "|err| < %.0f ns from <= %.1f s on", e->a, e->b);
+			tap(converge_s >= 0 && converge_s <= e->b, desc,
+			    "measured converge_s=%.3f expected <= %.1f",
+			    converge_s, e->b);
+		} else if (!strcmp(e->kind, "p50_ns") ||
+			   !strcmp(e->kind, "p99_ns") ||
+			   !strcmp(e->kind, "max_ns")) {
+			int64_t v = e->kind[1] == '5' ? p50 :
+				    e->kind[1] == '9' ? p99 : mx;
+
+			snprintf(desc, sizeof(desc), "steady %.31s <= %.0f (%zu samples)",
+				 e->kind, e->a, nvalid);
+			tap(nvalid && v <= e->a, desc,
+			    "measured %lld expected <= %.0f", (long long)v, e->a);
+		} else if (!strcmp(e->kind, "steps") ||
+			   !strcmp(e->kind, "disruptions") ||
+			   !strcmp(e->kind, "stat")) {
+			const char *sn = e->kind;
+			double want = e->a;
+			const char *v;
+
+			if (!strcmp(e->kind, "stat")) {	/* expect stat NAME N */
+				sn = e->name;
+				want = e->b;
+			}
+			v = stat_value(sn);
+			snprintf(desc, sizeof(desc), "VMC-STAT %.63s == %.0f", sn, want);
+			tap(v && atof(v) == want, desc, "measured %s expected %.0f",
+			    v ? v : "absent", want);
+		} else if (!strcmp(e->kind, "dmesg_clean")) {
+			tap(dmesg_bad == 0 && !rmmod_bad,
+			    "guest dmesg clean and modules unloaded",
+			    "measured dmesg_bad=%d rmmod_failures=%d expected 0",
+			    dmesg_bad, rmmod_bad);
+		} else if (!strcmp(e->kind, "err_within_ns")) {
+			/* expect err_within_ns A B [T1 T2] */
+			double lo = e->a, hi = e->b, t1 = -1e18, t2 = 1e18;
+			int64_t worst = 0;
+			long bad = 0, n = 0;
+
+			if (e->n >= 4)
+				t1 = e->c;
+			if (e->n >= 5)
+				t2 = e->d;
+			for (k = w0; k < w1; k++) {
+				double t = (smp[k].raw - start_raw) * 1e-9;
+
+				if (!smp[k].valid || t < t1 || t > t2)
+					continue;
+				n++;
+				if (smp[k].err < lo || smp[k].err > hi) {
+					if (!bad++)
+						worst = smp[k].err;
+					if (llabs(smp[k].err) > llabs(worst))
+						worst = smp[k].err;
+				}
+			}
+			snprintf(desc, sizeof(desc), "err within [%.0f, %.0f] ns",
+				 lo, hi);
+			tap(n && !bad, desc,
+			    "measured %ld of %ld outside, worst %lld expected 0",
+			    bad, n, (long long)worst);
+		} else if (!strcmp(e->kind, "follows_intent_ns")) {
+			double dmax = 0, dsum = 0;
+			long n = 0;
+
+			for (k = w0; k < w1; k++) {
+				double want, d;
+
+				if (!smp[k].valid || !intended(&smp[k], &want))
+					continue;
+				d = smp[k].err - want;
+				dsum += d;
+				if (fabs(d) > fabs(dmax))
+					dmax = d;
+				n++;
+			}
+			snprintf(desc, sizeof(desc),
+				 "err follows the intended line within %.0f ns (%ld samples, mean dev %.2f, max dev %.2f)",
+				 e->a, n, n ? dsum / n : 0, dmax);
+			tap(n && fabs(dmax) <= e->a, desc,
+			    "measured max deviation %.2f ns expected <= %.0f",
+			    dmax, e->a);
+		} else if (!strcmp(e->kind, "bracket_contains_ns")) {
+			/* probe err interpolated at each bracket's raw time */
+			long n = 0, bad = 0;
+			double worst = 0, wsum = 0;
+			size_t j = 0;
+
+			for (k = 0; k < nbrk; k++) {
+				const struct brk *b = &brks[k];
+				const struct sample *s0, *s1;
+				double e0, miss;
+
+				while (j + 1 < nsmp && smp[j + 1].raw <= b->raw)
+					j++;
+				if (j + 1 >= nsmp)
+					break;
+				s0 = &smp[j];
+				s1 = &smp[j + 1];
+				if (!s0->valid || !s1->valid || s0->raw > b->raw ||
+				    s1->raw - s0->raw > 50000000 ||
+				    s0->seq != s1->seq)	/* same page: same line */
+					continue;
+				e0 = s0->err + (double)(s1->err - s0->err) *
+				     (b->raw - s0->raw) / (s1->raw - s0->raw);
+				miss = e0 < b->lo ? b->lo - e0 :
+				       e0 > b->hi ? e0 - b->hi : 0;
+				n++;
+				wsum += b->width;
+				if (miss > e->a) {
+					bad++;
+					if (miss > worst)
+						worst = miss;
+				}
+			}
+			snprintf(desc, sizeof(desc),
+				 "userspace bracket contains the probe's err +- %.0f ns (%ld brackets, mean width %.0f ns)",
+				 e->a, n, n ? wsum / n : 0);
+			tap(n && !bad, desc,
+			    "measured %ld of %ld outside, worst miss %.0f ns expected 0",
+			    bad, n, worst);
+		} else if (!strcmp(e->kind, "min_samples")) {
+			size_t nv = 0;
+
+			for (k = w0; k < w1; k++)
+				nv += smp[k].valid;
+			snprintf(desc, sizeof(desc), "at least %.0f valid samples",
+				 e->a);
+			tap(nv >= e->a, desc, "measured %zu expected >= %.0f",
+			    nv, e->a);
+		} else if (!strcmp(e->kind, "nopage_min") ||
+			   !strcmp(e->kind, "nopage_max")) {
+			long np = 0;
+
+			for (k = w0; k < w1; k++)
+				np += !smp[k].valid;
+			snprintf(desc, sizeof(desc), "nopage samples %s %.0f",
+				 e->kind[7] == 'm' && e->kind[8] == 'i' ? ">=" : "<=",
+				 e->a);
+			tap(e->kind[8] == 'i' ? np >= e->a : np <= e->a, desc,
+			    "measured %ld expected %s %.0f", np,
+			    e->kind[8] == 'i' ? ">=" : "<=", e->a);
+		} else {
+			snprintf(desc, sizeof(desc), "known expectation %.31s",
+				 e->kind);
+			tap(0, desc, "measured unknown directive expected a documented one");
+		}
+	}
+	tap(lost == 0, "probe lost no samples", "measured %ld lost expected 0",
+	    lost);
+
+	printf("1..%d\n", tap_n);
+	{
+		const char *st = stat_value("steps"), *di = stat_value("disruptions");
+		char cs[32];
+
+		if (converge_s >= 0)
+			snprintf(cs, sizeof(cs), "%.3f", converge_s);
+		else
+			snprintf(cs, sizeof(cs), "none");
+		printf("SUMMARY scenario=%s converge_s=%s p50_ns=%lld p99_ns=%lld"
+		       " max_ns=%lld steps=%s disruptions=%s samples=%zu boot_s=%.2f\n",
+		       name, cs, (long long)p50, (long long)p99, (long long)mx,
+		       st ? st : "na", di ? di : "na", nwin, boot_s);
+	}
+	free(absv);
+	return tap_fail ? 1 : 0;
+}
+
+int main(int argc, char **argv)
+{
+	if (argc == 2 && !strcmp(argv[1], "--live")) {
+		live();
+		return 0;
+	}
+	if (argc == 6 && !strcmp(argv[1], "--final"))
+		return final(argv[2], argv[3], argv[4], argv[5]);
+	fprintf(stderr, "usage: vmclock-analyze --live < DATAPORT\n"
+		"       vmclock-analyze --final SCENARIO DATAPORT SIMLOG NAME\n");
+	return 2;
+}
