@@ -27,8 +27,8 @@ typedef unsigned __int128 vmc_u128;
 
 #define VMC_S64_MAX	((__s64)(~0ULL >> 1))
 #define VMC_S64_MIN	(-VMC_S64_MAX - 1)
-/* Whole seconds whose ns still fit an s64 (2262 AD). */
-#define VMC_SEC_NS_LIMIT 9223372035LL
+/* Whole seconds whose ns (plus a fraction) can fit an s64 (2262 AD). */
+#define VMC_SEC_NS_LIMIT 9223372036LL
 
 static unsigned int vmc_bitlen64(__u64 x)
 {
@@ -146,11 +146,20 @@ struct vmc_ts vmc_line_time_at(const struct vmc_line *line, __u64 c)
 
 static __s64 vmc_sec_frac_to_ns(__s64 sec, __u64 frac)
 {
-	if (sec > VMC_SEC_NS_LIMIT)
-		return VMC_S64_MAX;
-	if (sec < -VMC_SEC_NS_LIMIT)
+	__u64 fns = vmc_frac_to_ns(frac);	/* 0..10^9 */
+	__u64 mag;
+
+	if (sec >= 0) {
+		if (sec > VMC_SEC_NS_LIMIT)
+			return VMC_S64_MAX;
+		mag = (__u64)sec * VMC_NSEC_PER_SEC + fns;	/* < 2^64 */
+		return mag > (__u64)VMC_S64_MAX ? VMC_S64_MAX : (__s64)mag;
+	}
+	/* sec * 10^9 + fns still fits down to sec = -(limit + 1) */
+	if (sec < -VMC_SEC_NS_LIMIT - 1)
 		return VMC_S64_MIN;
-	return sec * (__s64)VMC_NSEC_PER_SEC + (__s64)vmc_frac_to_ns(frac);
+	mag = (__u64)-sec * VMC_NSEC_PER_SEC - fns;	/* -(sec * 10^9 + fns) */
+	return mag >= (1ULL << 63) ? VMC_S64_MIN : -(__s64)mag;
 }
 
 __s64 vmc_ts_to_ns(struct vmc_ts t)
