@@ -276,18 +276,29 @@ __s64 vmc_period_diff_ppb16(const struct vmc_period *a,
 	const __u64 k = VMC_NSEC_PER_SEC * VMC_PPB16_PER_PPB;
 	const __s64 sat = 1LL << 62;
 	int ds = (int)b->shift - (int)a->shift;
+	/* log2(a / b) lies in (e - 1, e + 1) */
+	int e = (int)vmc_bitlen64(a->frac) - (int)vmc_bitlen64(b->frac) + ds;
 	vmc_u128 x = a->frac, y = b->frac, mag;
 	unsigned int s;
 	bool neg;
 	__u64 q;
 
-	if (!a->frac || !b->frac || ds > 60 || ds < -60)
-		return ds > 0 ? sat : -sat;
+	/* a / b above 2^16 saturates below */
+	if (!b->frac || e > 17)
+		return sat;
+	/* a / b below 2^-60: (a / b - 1) * k rounds to -k */
+	if (!a->frac || e < -61)
+		return -(__s64)k;
+	/* now -124 < ds < 81 and both shifted values fit 125 bits */
 	if (ds > 0)
 		x <<= ds;
 	else
 		y <<= -ds;
-	/* Scale both below 2^63: the relative loss is below 2^-62. */
+	/*
+	 * Scale both below 2^63. The larger keeps 63 bits and the smaller at
+	 * least 45 (a / b < 2^18): the error stays below 1 ppb16 plus
+	 * 2^-45 of the result.
+	 */
 	s = vmc_bitlen128(x > y ? x : y);
 	s = s > 63 ? s - 63 : 0;
 	x >>= s;
