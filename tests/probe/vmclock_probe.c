@@ -133,18 +133,19 @@ static void ring_push(const struct probe_sample *s)
 static s64 page_time_ns(const struct vmclock_abi *p, u64 cycles)
 {
 	s64 delta = (s64)(cycles - le64_to_cpu(p->counter_value));
-	__int128 t;
-	unsigned __int128 frac_ns;
+	__uint128_t frac_ns;
+	__int128_t t;
 	s64 sec;
 
 	/* 2^-64 s units: time_sec * 2^64 + time_frac + delta * period */
-	t = ((__int128)delta * (__int128)le64_to_cpu(p->counter_period_frac_sec)) >>
+	t = ((__int128_t)delta *
+	     (__int128_t)le64_to_cpu(p->counter_period_frac_sec)) >>
 	    p->counter_period_shift;
-	t += (__int128)le64_to_cpu(p->time_frac_sec);
-	t += (__int128)le64_to_cpu(p->time_sec) << 64;
+	t += (__int128_t)le64_to_cpu(p->time_frac_sec);
+	t += (__int128_t)le64_to_cpu(p->time_sec) << 64;
 	sec = (s64)(t >> 64);
 	/* Fraction to ns, +2^63 rounds to nearest; may carry into a second. */
-	frac_ns = ((unsigned __int128)(u64)t * NSEC_PER_SEC + (1ULL << 63)) >> 64;
+	frac_ns = ((__uint128_t)(u64)t * NSEC_PER_SEC + (1ULL << 63)) >> 64;
 	if (p->time_type == VMCLOCK_TIME_TAI)
 		sec += (s16)le16_to_cpu(p->tai_offset_sec);	/* UTC - TAI */
 	return sec * NSEC_PER_SEC + (s64)frac_ns;
@@ -162,9 +163,9 @@ static bool page_copy(struct vmclock_abi *out)
 			cpu_relax();
 			continue;
 		}
-		virt_rmb();
+		virt_rmb();	/* seq before the fields (producer: wmb) */
 		memcpy(out, page, sizeof(*out));
-		virt_rmb();
+		virt_rmb();	/* fields before the seq re-check */
 		if (le32_to_cpu(READ_ONCE(page->seq_count)) == s1)
 			return true;
 	}
@@ -257,14 +258,14 @@ static ssize_t probe_read(struct file *f, char __user *ubuf, size_t count,
 
 		spin_lock_irq(&ring_lock);
 		lost = ring_lost;
-		if (lost) {
-			ring_lost = 0;
-		} else if (ring_head == ring_tail) {
+		if (!lost && ring_head == ring_tail) {
 			spin_unlock_irq(&ring_lock);
 			break;
-		} else {
-			s = ring[ring_tail % PROBE_RING];
 		}
+		if (lost)
+			ring_lost = 0;
+		else
+			s = ring[ring_tail % PROBE_RING];
 		spin_unlock_irq(&ring_lock);
 
 		if (lost)
@@ -350,7 +351,7 @@ static void probe_write_mailbox(void)
 
 	ktime_get_snapshot(&snap);
 	WRITE_ONCE(mb->magic, 0);
-	virt_wmb();
+	virt_wmb();	/* the host sees no magic while the fields change */
 	mb->seq = READ_ONCE(mb->seq) + 1;
 	mb->tsc = snap.cycles;
 	mb->realtime_ns = ktime_to_ns(snap.real);
@@ -362,7 +363,7 @@ static void probe_write_mailbox(void)
 	mb->ntp_tick = tk_info.ntp_tick;
 	mb->mono_mult = tk_info.mono_mult;
 	mb->mono_shift = tk_info.mono_shift;
-	virt_wmb();
+	virt_wmb();	/* fields before the magic that publishes them */
 	WRITE_ONCE(mb->magic, VMCLOCK_MAILBOX_MAGIC);
 }
 
