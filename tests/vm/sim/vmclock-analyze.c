@@ -319,6 +319,7 @@ struct expect {
 	double a, b, c, d;
 	int n;
 	char name[64];
+	char str[64];	/* third word, for "stat NAME VALUE" */
 };
 
 static int final(const char *scn, const char *data, const char *simlog,
@@ -366,6 +367,7 @@ static int final(const char *scn, const char *data, const char *simlog,
 		e->n = sscanf(line, "%*s %31s %63s %lf %lf %lf", e->kind, k2,
 			      &e->b, &e->c, &e->d);
 		snprintf(e->name, sizeof(e->name), "%s", k2);
+		sscanf(line, "%*s %*s %*s %63s", e->str);
 		e->a = atof(k2);
 		if (!strcmp(e->kind, "converge_ns")) {
 			/* expect converge_ns X within S */
@@ -474,6 +476,14 @@ static int final(const char *scn, const char *data, const char *simlog,
 				want = e->b;
 			}
 			v = stat_value(sn);
+			if (!strcmp(e->kind, "stat")) {	/* compared as text */
+				snprintf(desc, sizeof(desc), "VMC-STAT %.63s == %.63s",
+					 sn, e->str);
+				tap(v && !strcmp(v, e->str), desc,
+				    "measured %s expected %s", v ? v : "absent",
+				    e->str);
+				continue;
+			}
 			snprintf(desc, sizeof(desc), "VMC-STAT %.63s == %.0f", sn, want);
 			tap(v && atof(v) == want, desc, "measured %s expected %.0f",
 			    v ? v : "absent", want);
