@@ -472,12 +472,17 @@ enum vmc_servo_action vmc_servo_update(struct vmc_servo *s,
 		__s64 pred = s->prev_offset_ns +
 			     vmc_muldiv_s64(s->prev_cmd_ppb16 - s->prev_ff_ppb16,
 					    dt, VMC_PPB16_PER_UNIT);
-		/* positive: the clock ran faster than commanded */
+		/*
+		 * Positive: the clock ran faster than commanded. The command
+		 * already held -bias, so this is the whole rate error d, not
+		 * what is left of it: filter towards it.
+		 */
 		__s64 resid = offset_ns - pred;
 		__s64 rate = vmc_muldiv_s64(resid, VMC_PPB16_PER_UNIT, dt);
 
 		s->bias_ppb16 = vmc_clamp_s64(s->bias_ppb16 +
-					      rate / VMC_SERVO_BIAS_GAIN_DIV,
+					      (rate - s->bias_ppb16) /
+					      VMC_SERVO_BIAS_GAIN_DIV,
 					      -VMC_SERVO_BIAS_MAX_PPB16,
 					      VMC_SERVO_BIAS_MAX_PPB16);
 	}
