@@ -23,8 +23,6 @@
 #define vmc_le64(x)	le64toh(x)
 #endif
 
-typedef unsigned __int128 vmc_u128;
-
 #define VMC_S64_MAX	((__s64)(~0ULL >> 1))
 #define VMC_S64_MIN	(-VMC_S64_MAX - 1)
 /* Whole seconds whose ns (plus a fraction) can fit an s64 (2262 AD). */
@@ -35,14 +33,14 @@ static unsigned int vmc_bitlen64(__u64 x)
 	return x ? 64 - __builtin_clzll(x) : 0;
 }
 
-static unsigned int vmc_bitlen128(vmc_u128 x)
+static unsigned int vmc_bitlen128(unsigned __int128 x)
 {
 	__u64 hi = x >> 64;
 
 	return hi ? 64 + vmc_bitlen64(hi) : vmc_bitlen64((__u64)x);
 }
 
-__u64 vmc_div128(vmc_u128 n, __u64 d, __u64 *rem)
+__u64 vmc_div128(unsigned __int128 n, __u64 d, __u64 *rem)
 {
 	__u64 hi = n >> 64, lo = (__u64)n, q = 0;
 	int i;
@@ -77,12 +75,13 @@ __u64 vmc_div128(vmc_u128 n, __u64 d, __u64 *rem)
 /* round(|a| * b / c) with a's sign, saturating at +-S64_MAX. */
 static __s64 vmc_muldiv_s64(__s64 a, __u64 b, __u64 c)
 {
+	unsigned __int128 n;
 	__u64 mag = a < 0 ? -(__u64)a : (__u64)a;
-	vmc_u128 n = (vmc_u128)mag * b + c / 2;
 	__u64 q;
 
 	if (!c)
 		return 0;
+	n = (unsigned __int128)mag * b + c / 2;
 	q = vmc_div128(n, c, NULL);
 	if (q > (__u64)VMC_S64_MAX)
 		q = VMC_S64_MAX;
@@ -96,12 +95,12 @@ static __s64 vmc_clamp_s64(__s64 v, __s64 lo, __s64 hi)
 
 __u64 vmc_frac_to_ns(__u64 frac)
 {
-	return ((vmc_u128)frac * VMC_NSEC_PER_SEC + (1ULL << 63)) >> 64;
+	return ((unsigned __int128)frac * VMC_NSEC_PER_SEC + (1ULL << 63)) >> 64;
 }
 
 __u64 vmc_ns_to_frac(__u32 ns)
 {
-	vmc_u128 n = ((vmc_u128)ns << 64) + VMC_NSEC_PER_SEC / 2;
+	unsigned __int128 n = ((unsigned __int128)ns << 64) + VMC_NSEC_PER_SEC / 2;
 
 	if (ns >= VMC_NSEC_PER_SEC)
 		return ~0ULL;
@@ -114,19 +113,19 @@ struct vmc_ts vmc_line_time_at(const struct vmc_line *line, __u64 c)
 	bool neg = (__s64)d < 0;
 	unsigned int shift = line->period.shift;
 	struct vmc_ts t;
-	vmc_u128 p, q;
+	unsigned __int128 p, q;
 	__u64 dsec, dfrac;
 
 	/* A counter before counter_value gives a negative delta. */
 	if (neg)
 		d = -d;
-	p = (vmc_u128)d * line->period.frac;	/* 2^-(64 + shift) s */
+	p = (unsigned __int128)d * line->period.frac;	/* 2^-(64 + shift) s */
 	if (shift >= 128) {
 		q = 0;
 	} else {
 		q = p >> shift;				/* 2^-64 s */
 		/* Round towards -inf so that time stays monotonic in c. */
-		if (neg && shift && (p & (((vmc_u128)1 << shift) - 1)))
+		if (neg && shift && (p & (((unsigned __int128)1 << shift) - 1)))
 			q++;
 	}
 	dsec = q >> 64;
@@ -184,14 +183,14 @@ __s64 vmc_ts_diff_ns(struct vmc_ts a, struct vmc_ts b)
 int vmc_period_from_hz(__u64 hz, struct vmc_period *p)
 {
 	unsigned int shift;
-	vmc_u128 n;
+	unsigned __int128 n;
 	__u64 q;
 
 	if (hz < 2)
 		return -1;
 	shift = vmc_bitlen64(hz) - 1;	/* floor(log2(hz)) */
 	for (;;) {
-		n = ((vmc_u128)1 << (64 + shift)) + hz / 2;
+		n = ((unsigned __int128)1 << (64 + shift)) + hz / 2;
 		q = vmc_div128(n, hz, NULL);
 		/* hz a power of two (or rounding up) overflows: one less. */
 		if ((n >> 64) < hz)
@@ -209,7 +208,7 @@ int vmc_period_from_scaled_ns(__u64 ns, unsigned int ns_shift, __u64 ticks,
 			      struct vmc_period *p)
 {
 	__u64 d, q;
-	vmc_u128 num;
+	unsigned __int128 num;
 	int k, shift;
 
 	if (!ns || !ticks || ticks > ~0ULL / VMC_NSEC_PER_SEC)
@@ -219,10 +218,10 @@ int vmc_period_from_scaled_ns(__u64 ns, unsigned int ns_shift, __u64 ticks,
 	k = 63 - ((int)vmc_bitlen64(ns) - (int)vmc_bitlen64(d));
 	if (k < 0)
 		return -1;
-	if (vmc_div128((vmc_u128)ns << k, d, NULL) < (1ULL << 63))
+	if (vmc_div128((unsigned __int128)ns << k, d, NULL) < (1ULL << 63))
 		k++;
 	for (;;) {
-		num = ((vmc_u128)ns << k) + d / 2;
+		num = ((unsigned __int128)ns << k) + d / 2;
 		if ((num >> 64) < d)
 			break;
 		k--;			/* rounding reached 2^64 */
@@ -238,11 +237,11 @@ int vmc_period_from_scaled_ns(__u64 ns, unsigned int ns_shift, __u64 ticks,
 
 __u64 vmc_period_to_hz(const struct vmc_period *p)
 {
-	vmc_u128 n;
+	unsigned __int128 n;
 
 	if (!p->frac || p->shift > VMCLOCK_PERIOD_SHIFT_MAX)
 		return 0;
-	n = ((vmc_u128)1 << (64 + p->shift)) + p->frac / 2;
+	n = ((unsigned __int128)1 << (64 + p->shift)) + p->frac / 2;
 	if ((n >> 64) >= p->frac)
 		return 0;
 	return vmc_div128(n, p->frac, NULL);
@@ -251,11 +250,11 @@ __u64 vmc_period_to_hz(const struct vmc_period *p)
 __u64 vmc_period_span(const struct vmc_period *p, __u64 ticks,
 		      unsigned int frac_bits)
 {
-	vmc_u128 x = (vmc_u128)ticks * p->frac;	/* 2^-(64 + shift) s */
-	vmc_u128 lo = (vmc_u128)(__u64)x * VMC_NSEC_PER_SEC;
-	vmc_u128 hi = (x >> 64) * VMC_NSEC_PER_SEC + (lo >> 64);
+	unsigned __int128 x = (unsigned __int128)ticks * p->frac;	/* 2^-(64 + shift) s */
+	unsigned __int128 lo = (unsigned __int128)(__u64)x * VMC_NSEC_PER_SEC;
+	unsigned __int128 hi = (x >> 64) * VMC_NSEC_PER_SEC + (lo >> 64);
 	unsigned int s = 64 + p->shift - frac_bits;	/* >= 32 */
-	vmc_u128 r;
+	unsigned __int128 r;
 
 	/* (hi:lo64) is the 192-bit product in 2^-(64 + shift) ns */
 	if (frac_bits > 32 || p->shift > 127)
@@ -278,7 +277,7 @@ __s64 vmc_period_diff_ppb16(const struct vmc_period *a,
 	int ds = (int)b->shift - (int)a->shift;
 	/* log2(a / b) lies in (e - 1, e + 1) */
 	int e = (int)vmc_bitlen64(a->frac) - (int)vmc_bitlen64(b->frac) + ds;
-	vmc_u128 x = a->frac, y = b->frac, mag;
+	unsigned __int128 x = a->frac, y = b->frac, mag;
 	unsigned int s;
 	bool neg;
 	__u64 q;

@@ -232,6 +232,61 @@ static void new_segment(double t, int64_t dppb, int64_t dphase_ns)
 	print_seg(t, c);
 }
 
+/*
+ * Leap seconds, as UTC has them: with leap 1 pending the reference repeats
+ * the second before midnight (23:59:60 reads as 23:59:59 again), with leap
+ * 2 it skips 23:59:59. The new segment starts at the exact counter value
+ * of the boundary, so the line is right everywhere, and the indicator
+ * moves on to 4 or 5 ("just happened").
+ */
+static s128 leap_at;	/* boundary of the pending leap, 2^-64 s; 0: none */
+
+/* The pending leap's boundary, fixed when first seen; 0 if none pending. */
+static s128 leap_boundary(void)
+{
+	int64_t sec, midnight;
+
+	if (sc.leap != VMCLOCK_LEAP_PRE_POS && sc.leap != VMCLOCK_LEAP_PRE_NEG) {
+		leap_at = 0;
+		return 0;
+	}
+	if (!leap_at) {
+		sec = (int64_t)(seg_time(&seg, guest_tsc()) >> 64);
+		midnight = (sec / 86400 + 1) * 86400;
+		/* insertion repeats the second before midnight; deletion
+		 * skips 23:59:59, so its boundary is one second earlier
+		 */
+		leap_at = (s128)(sc.leap == VMCLOCK_LEAP_PRE_POS ?
+				 midnight : midnight - 1) << 64;
+	}
+	return leap_at;
+}
+
+/* 1 if a pending leap's boundary is less than @ns away */
+static int leap_near(int64_t ns)
+{
+	s128 b = leap_boundary();
+
+	return b && b - seg_time(&seg, guest_tsc()) < ns_to_units(ns);
+}
+
+static int leap_apply(double t)
+{
+	s128 b = leap_boundary();
+	int ins = sc.leap == VMCLOCK_LEAP_PRE_POS;
+
+	if (!b || seg_time(&seg, guest_tsc()) < b)
+		return 0;
+	/* the counter value where the old line reaches the boundary */
+	seg.c_a += (uint64_t)(((u128)(b - seg.t_a) << seg.shift) / seg.frac);
+	seg.t_a = b + (ins ? -((s128)1 << 64) : ((s128)1 << 64));
+	sc.leap = ins ? VMCLOCK_LEAP_POST_POS : VMCLOCK_LEAP_POST_NEG;
+	leap_at = 0;
+	printf("EVENT t=%.3f leap applied, leap %d\n", t, sc.leap);
+	print_seg(t, seg.c_a);
+	return 1;
+}
+
 static void barrier(void)
 {
 	__atomic_thread_fence(__ATOMIC_SEQ_CST);
@@ -596,6 +651,8 @@ int main(int argc, char **argv)
 				next = mono_ns() + REPUBLISH_NS;
 			}
 		}
+		if (leap_apply(t) && stuck_until < 0)
+			publish();
 		if (stuck_until >= 0 && t >= stuck_until) {
 			stuck_until = -1;
 			publish();
@@ -628,6 +685,9 @@ int main(int argc, char **argv)
 				if (et < wake)
 					wake = et;
 			}
+			/* a leap boundary is met within 1 ms */
+			if (leap_near(2 * NSEC_PER_SEC) && wake > mono_ns() + 1000000)
+				wake = mono_ns() + 1000000;
 			ts.tv_sec = wake / NSEC_PER_SEC;
 			ts.tv_nsec = wake % NSEC_PER_SEC;
 			clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL);

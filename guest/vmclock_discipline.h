@@ -1,0 +1,25 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * vmclock_discipline: lock CLOCK_REALTIME to a hypervisor's vmclock page.
+ */
+#ifndef VMCLOCK_DISCIPLINE_H
+#define VMCLOCK_DISCIPLINE_H
+
+#include <linux/ioport.h>
+#include <linux/timex.h>
+#include <linux/types.h>
+
+/* device.c: the vmclock region found through firmware */
+struct vmcd_region {
+	struct resource res;	/* one memory range, never claimed */
+	char name[32];		/* firmware device name, for status */
+};
+
+int vmcd_find_region(unsigned int index, struct vmcd_region *region);
+
+/* adjtimex.c: how this module reaches the kernel's adjtimex machinery */
+int vmcd_adjtimex_init(void);
+const char *vmcd_adjtimex_how(void);
+int vmcd_adjtimex(struct __kernel_timex *txc);
+
+#endif /* VMCLOCK_DISCIPLINE_H */
