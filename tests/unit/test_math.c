@@ -231,8 +231,8 @@ static void test_table_period_from_hz(void)
 
 		if (ret != t[i].ret || (!ret && (p.shift != t[i].shift ||
 						  p.frac != t[i].frac))) {
-			diag("hz %" "llu" ": ret %d shift %u frac 0x%016" "llx"
-			     ", expected ret %d shift %u frac 0x%016" "llx",
+			diag("hz %llu: ret %d shift %u frac 0x%016llx"
+			     ", expected ret %d shift %u frac 0x%016llx",
 			     t[i].hz, ret, p.shift, p.frac, t[i].ret,
 			     t[i].shift, t[i].frac);
 			bad++;
@@ -250,20 +250,20 @@ static void test_table_period_other(void)
 	/* 1 ns per tick, said three ways, must encode identically */
 	if (vmc_period_from_scaled_ns(1, 0, 1, &p) || p.shift != 29 ||
 	    p.frac != 0x89705F4136B4A597ULL) {
-		diag("scaled_ns(1, 0, 1): shift %u frac 0x%016" "llx", p.shift,
+		diag("scaled_ns(1, 0, 1): shift %u frac 0x%016llx", p.shift,
 		     p.frac);
 		bad++;
 	}
 	if (vmc_period_from_scaled_ns(1000000000ULL << 8, 8, 1000000000, &q) ||
 	    q.shift != p.shift || q.frac != p.frac) {
-		diag("scaled_ns(1e9 << 8, 8, 1e9): shift %u frac 0x%016" "llx",
+		diag("scaled_ns(1e9 << 8, 8, 1e9): shift %u frac 0x%016llx",
 		     q.shift, q.frac);
 		bad++;
 	}
 	/* a kernel mult/shift for 2.6 GHz: 6451 * 2^-14 ns per tick */
 	if (vmc_period_from_scaled_ns(6451, 14, 1, &p) || p.shift != 31 ||
 	    p.frac != 0xd875ab058558a28cULL) {
-		diag("scaled_ns(6451, 14, 1): shift %u frac 0x%016" "llx",
+		diag("scaled_ns(6451, 14, 1): shift %u frac 0x%016llx",
 		     p.shift, p.frac);
 		bad++;
 	}
@@ -284,24 +284,24 @@ static void test_table_period_other(void)
 	p.shift = 29;
 	p.frac = 0x89705F4136B4A597ULL;
 	if (vmc_period_to_hz(&p) != 1000000000) {
-		diag("to_hz(1 GHz) = %" "llu", vmc_period_to_hz(&p));
+		diag("to_hz(1 GHz) = %llu", vmc_period_to_hz(&p));
 		bad++;
 	}
 	p.shift = 0;
 	p.frac = 1ULL << 63;
 	if (vmc_period_to_hz(&p) != 2) {
-		diag("to_hz(0.5 s) = %" "llu", vmc_period_to_hz(&p));
+		diag("to_hz(0.5 s) = %llu", vmc_period_to_hz(&p));
 		bad++;
 	}
 	p.frac = 0;
 	if (vmc_period_to_hz(&p) != 0) {
-		diag("to_hz(0) = %" "llu", vmc_period_to_hz(&p));
+		diag("to_hz(0) = %llu", vmc_period_to_hz(&p));
 		bad++;
 	}
 	p.shift = 64;
 	p.frac = 1ULL << 63;
 	if (vmc_period_to_hz(&p) != 0) {
-		diag("to_hz(shift 64) = %" "llu", vmc_period_to_hz(&p));
+		diag("to_hz(shift 64) = %llu", vmc_period_to_hz(&p));
 		bad++;
 	}
 	tap(!bad, "period_to_hz: 1 GHz, 2 Hz, zero, shift out of range");
@@ -315,8 +315,8 @@ static void test_table_period_other(void)
 	    vmc_period_span(&p, 0, 32) != 0 ||
 	    vmc_period_span(&p, ~0ULL, 32) != ~0ULL ||
 	    vmc_period_span(&p, 1ULL << 40, 0) != (1ULL << 40) - 1) {
-		diag("span(1 GHz): 1e9 -> %" "llu" ", 1e9 @16 -> %" "llu"
-		     ", 2^64-1 @32 -> %" "llu" ", 2^40 -> %" "llu",
+		diag("span(1 GHz): 1e9 -> %llu, 1e9 @16 -> %llu"
+		     ", 2^64-1 @32 -> %llu, 2^40 -> %llu",
 		     vmc_period_span(&p, 1000000000, 0),
 		     vmc_period_span(&p, 1000000000, 16),
 		     vmc_period_span(&p, ~0ULL, 32),
@@ -328,7 +328,7 @@ static void test_table_period_other(void)
 	/* ff: the 1 GHz encoding is 0.36 * 2^-64 s short per second */
 	bad = 0;
 	if (vmc_period_ff_ppb16(&p, 1000000000) != -1) {
-		diag("ff(1 GHz, 1e9) = %" "lld" ", expected -1",
+		diag("ff(1 GHz, 1e9) = %lld, expected -1",
 		     vmc_period_ff_ppb16(&p, 1000000000));
 		bad++;
 	}
@@ -336,7 +336,7 @@ static void test_table_period_other(void)
 	/* 1e9 ticks of q last 1e9 / 1.00005 ns: -49.9975 ppm */
 	if (llabs(vmc_period_ff_ppb16(&q, 1000000000) +
 		  (__s64)(49997.50012499375 * 65536)) > 1) {
-		diag("ff(1.00005 GHz, 1e9) = %" "lld" ", expected %.1f",
+		diag("ff(1.00005 GHz, 1e9) = %lld, expected %.1f",
 		     vmc_period_ff_ppb16(&q, 1000000000),
 		     -49997.50012499375 * 65536);
 		bad++;
@@ -344,7 +344,7 @@ static void test_table_period_other(void)
 	/* diff: a 1 GHz tick against a 1.00005 GHz tick: +50 ppm exactly */
 	if (llabs(vmc_period_diff_ppb16(&p, &q) - 50000LL * 65536) > 1 ||
 	    vmc_period_diff_ppb16(&p, &p) != 0) {
-		diag("diff(1 GHz, 1.00005 GHz) = %" "lld" ", expected %lld",
+		diag("diff(1 GHz, 1.00005 GHz) = %lld, expected %lld",
 		     vmc_period_diff_ppb16(&p, &q), 50000LL * 65536);
 		bad++;
 	}
@@ -380,7 +380,7 @@ static void test_table_frac_ns(void)
 
 	for (i = 0; i < sizeof(f2n) / sizeof(f2n[0]); i++) {
 		if (vmc_frac_to_ns(f2n[i].frac) != f2n[i].ns) {
-			diag("frac_to_ns(%" "llu" ") = %" "llu" ", expected %"
+			diag("frac_to_ns(%llu) = %llu, expected %"
 			     "llu", f2n[i].frac, vmc_frac_to_ns(f2n[i].frac),
 			     f2n[i].ns);
 			bad++;
@@ -388,7 +388,7 @@ static void test_table_frac_ns(void)
 	}
 	for (i = 0; i < sizeof(n2f) / sizeof(n2f[0]); i++) {
 		if (vmc_ns_to_frac(n2f[i].ns) != n2f[i].frac) {
-			diag("ns_to_frac(%u) = %" "llu" ", expected %" "llu",
+			diag("ns_to_frac(%u) = %llu, expected %llu",
 			     n2f[i].ns, vmc_ns_to_frac(n2f[i].ns),
 			     n2f[i].frac);
 			bad++;
@@ -439,8 +439,8 @@ static void test_table_line(void)
 		struct vmc_ts r = vmc_line_time_at(&l, t[i].c);
 
 		if (r.sec != t[i].want_sec || r.frac != t[i].want_frac) {
-			diag("row %u: {%" "lld" ", 0x%016" "llx"
-			     "}, expected {%" "lld" ", 0x%016" "llx" "}",
+			diag("row %u: {%lld, 0x%016llx"
+			     "}, expected {%lld, 0x%016llx}",
 			     i, r.sec, r.frac, t[i].want_sec,
 			     t[i].want_frac);
 			bad++;
@@ -479,8 +479,8 @@ static void test_table_ts(void)
 		__s64 r = vmc_ts_to_ns(ts);
 
 		if (r != t[i].ns) {
-			diag("ts_to_ns({%" "lld" ", 0x%016" "llx" "}) = %"
-			     "lld" ", expected %" "lld", t[i].sec, t[i].frac,
+			diag("ts_to_ns({%lld, 0x%016llx}) = %"
+			     "lld, expected %lld", t[i].sec, t[i].frac,
 			     r, t[i].ns);
 			bad++;
 		}
@@ -497,8 +497,8 @@ static void test_table_ts(void)
 		    vmc_ts_diff_ns(a, a) != 0 ||
 		    vmc_ts_diff_ns(mx, mn) != S64_MAX ||
 		    vmc_ts_diff_ns(mn, mx) != S64_MIN) {
-			diag("diff: %" "lld" " %" "lld" " %" "lld" " %"
-			     "lld" " %" "lld", vmc_ts_diff_ns(a, b),
+			diag("diff: %lld %lld %lld %"
+			     "lld %lld", vmc_ts_diff_ns(a, b),
 			     vmc_ts_diff_ns(b, a), vmc_ts_diff_ns(a, a),
 			     vmc_ts_diff_ns(mx, mn), vmc_ts_diff_ns(mn, mx));
 			bad++;
@@ -536,9 +536,9 @@ static void test_table_maxerror(void)
 	if (!tap(at0 >= 500 && at0 <= 501 && fwd == 1500 && back == 1500 &&
 		 hour == 3600500 && norate == 500 && sat == ~0ULL,
 		 "maxerror_ns_at: 1 ppm growth both ways, saturation"))
-		diag("at cv %" "llu" " (500..501), +1 s %" "llu"
-		     " (1500), -1 s %" "llu" " (1500), +1 h %" "llu"
-		     " (3600500), no rate %" "llu" " (500), near max %"
+		diag("at cv %llu (500..501), +1 s %llu"
+		     " (1500), -1 s %llu (1500), +1 h %llu"
+		     " (3600500), no rate %llu (500), near max %"
 		     "llu", at0, fwd, back, hour, norate, sat);
 }
 
@@ -572,7 +572,7 @@ static void test_rand_div128(void)
 		else
 			ok = q == (__u64)(n / d) && rem == (__u64)(n % d);
 		if (!ok && _bad < MAX_DIAG)
-			diag("n %s d %" "llu" ": q %" "llu" " rem %" "llu"
+			diag("n %s d %llu: q %llu rem %llu"
 			     ", expected q %s", u128_str(n, b1), d, q, rem,
 			     d ? u128_str(n / d, b2) : "~0");
 	});
@@ -595,8 +595,8 @@ static void test_rand_frac_ns(void)
 		     (e2 < 0 ? -e2 : e2) <= ((s128)1 << 63) &&
 		     vmc_frac_to_ns(f) == ns;
 		if (!ok && _bad < MAX_DIAG)
-			diag("ns %u -> frac %" "llu" " -> %" "llu"
-			     "; frac %" "llu" " -> ns %" "llu", ns, f,
+			diag("ns %u -> frac %llu -> %llu"
+			     "; frac %llu -> ns %llu", ns, f,
 			     vmc_frac_to_ns(f), fr, n);
 	});
 }
@@ -646,9 +646,9 @@ static void test_rand_line(void)
 		w = ref_time_at(&l, c);
 		ok = r.sec == w.sec && r.frac == w.frac;
 		if (!ok && _bad < MAX_DIAG)
-			diag("cv %" "llu" " c %" "llu" " frac %" "llu"
-			     " shift %u: {%" "lld" ", %" "llu"
-			     "} expected {%" "lld" ", %" "llu" "}",
+			diag("cv %llu c %llu frac %llu"
+			     " shift %u: {%lld, %llu"
+			     "} expected {%lld, %llu}",
 			     l.counter_value, c, l.period.frac, l.period.shift,
 			     r.sec, r.frac, w.sec, w.frac);
 	});
@@ -690,9 +690,9 @@ static void test_rand_ts(void)
 		ok = vmc_ts_to_ns(a) == ref_ts_ns(a.sec, a.frac) &&
 		     vmc_ts_diff_ns(a, b) == ref_ts_ns(dsec, dfrac);
 		if (!ok && _bad < MAX_DIAG)
-			diag("a {%" "lld" ", %" "llu" "} b {%" "lld" ", %"
-			     "llu" "}: ns %" "lld" " (%" "lld" "), diff %"
-			     "lld" " (%" "lld" ")", a.sec, a.frac, b.sec,
+			diag("a {%lld, %llu} b {%lld, %"
+			     "llu}: ns %lld (%lld), diff %"
+			     "lld (%lld)", a.sec, a.frac, b.sec,
 			     b.frac, vmc_ts_to_ns(a), ref_ts_ns(a.sec, a.frac),
 			     vmc_ts_diff_ns(a, b), ref_ts_ns(dsec, dfrac));
 	});
@@ -727,8 +727,8 @@ static void test_rand_from_hz(void)
 			     (hz < (1ULL << 40) ? back == hz :
 			      back - hz + 1 <= 2);
 			if (!ok && _bad < MAX_DIAG)
-				diag("hz %" "llu" ": shift %u frac 0x%016"
-				     "llx" " rel %Lg back %" "llu", hz,
+				diag("hz %llu: shift %u frac 0x%016"
+				     "llx rel %Lg back %llu", hz,
 				     p.shift, p.frac, rel, back);
 		}
 	});
@@ -760,7 +760,7 @@ static void test_rand_from_scaled_ns(void)
 			ok = f >= 0x1p63L * 0.999L ||
 			     ldexpl(sec, 64 + 63) < 0x1p63L * 1.001L;
 			if (!ok && _bad < MAX_DIAG)
-				diag("ns %" "llu" " >> %u / %" "llu"
+				diag("ns %llu >> %u / %llu"
 				     " ticks refused (period %Lg s)", ns,
 				     ns_shift, ticks, sec);
 		} else {
@@ -788,8 +788,8 @@ static void test_rand_from_scaled_ns(void)
 				ok = ok && rel < 0x1p-62L;
 			}
 			if (!ok && _bad < MAX_DIAG)
-				diag("ns %" "llu" " >> %u / %" "llu"
-				     " ticks: shift %u frac 0x%016" "llx", ns,
+				diag("ns %llu >> %u / %llu"
+				     " ticks: shift %u frac 0x%016llx", ns,
 				     ns_shift, ticks, p.shift, p.frac);
 		}
 	});
@@ -806,7 +806,7 @@ static void test_rand_from_scaled_ns(void)
 
 		ok = !r1 && !r2 && p.frac == q.frac && p.shift == q.shift;
 		if (!ok && _bad < MAX_DIAG)
-			diag("hz %" "llu" ": %d %u 0x%016" "llx" " vs %d %u 0x%016"
+			diag("hz %llu: %d %u 0x%016llx vs %d %u 0x%016"
 			     "llx", hz, r1, p.shift, p.frac, r2, q.shift,
 			     q.frac);
 	});
@@ -833,8 +833,8 @@ static void test_rand_to_hz_span(void)
 
 		ok = want >> 64 ? hz == 0 : hz == (__u64)want;
 		if (!ok && _bad < MAX_DIAG)
-			diag("frac 0x%016" "llx" " shift %u: %" "llu"
-			     " expected %" "llu", p.frac, p.shift, hz,
+			diag("frac 0x%016llx shift %u: %llu"
+			     " expected %llu", p.frac, p.shift, hz,
 			     (__u64)want);
 	});
 
@@ -851,8 +851,8 @@ static void test_rand_to_hz_span(void)
 
 		ok = got == want;
 		if (!ok && _bad < MAX_DIAG)
-			diag("frac 0x%016" "llx" " shift %u ticks %" "llu"
-			     " bits %u: %" "llu" " expected %" "llu",
+			diag("frac 0x%016llx shift %u ticks %llu"
+			     " bits %u: %llu expected %llu",
 			     p.frac, p.shift, ticks, fb, got, want);
 	});
 }
@@ -904,8 +904,8 @@ static void test_rand_rates(void)
 		if (ok && want < 4.29e18L && err > worst)
 			worst = err;
 		if (!ok && _bad < MAX_DIAG)
-			diag("a 0x%016" "llx" ">>%u b 0x%016" "llx"
-			     ">>%u: %" "lld" " expected %.1Lf", a.frac,
+			diag("a 0x%016llx>>%u b 0x%016llx"
+			     ">>%u: %lld expected %.1Lf", a.frac,
 			     a.shift, b.frac, b.shift, got, want);
 	});
 	diag("diff_ppb16 worst error %Lg ppb16 (unsaturated)", worst);
@@ -928,8 +928,8 @@ static void test_rand_rates(void)
 		if (ok && fabsl(err) > worst)
 			worst = fabsl(err);
 		if (!ok && _bad < MAX_DIAG)
-			diag("hz %" "llu" " period 0x%016" "llx" ">>%u: %"
-			     "lld" " expected %.3Lf", hz, p.frac, p.shift,
+			diag("hz %llu period 0x%016llx>>%u: %"
+			     "lld expected %.3Lf", hz, p.frac, p.shift,
 			     got, want);
 	});
 	diag("ff_ppb16 worst error %Lg ppb16", worst);
@@ -953,8 +953,8 @@ static void test_rand_rates(void)
 		ok = big_fits64(g) && up == dn && up >= exact &&
 		     up <= exact + 1;
 		if (!ok && _bad < MAX_DIAG)
-			diag("me %" "llu" " rate %" "llu" " dc %" "llu"
-			     ": %" "llu" "/%" "llu" " expected %" "llu"
+			diag("me %llu rate %llu dc %llu"
+			     ": %llu/%llu expected %llu"
 			     "..+1", me, rate, dc, up, dn, (__u64)exact);
 	});
 }
@@ -992,7 +992,7 @@ int main(int argc, char **argv)
 	rng_state = seed;
 
 	printf("TAP version 13\n");
-	diag("test_math: seed %" "llu" " (rerun with --seed %" "llu" ")",
+	diag("test_math: seed %llu (rerun with --seed %llu)",
 	     seed, seed);
 
 	test_table_period_from_hz();
