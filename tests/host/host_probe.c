@@ -1,0 +1,157 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * TEST ONLY: measures /dev/vmclock_host pages against the kernel's own
+ * clock. Each HOST_PROBE_SAMPLE reads a view (and optionally a second view
+ * with a guest counter transform) through its read(), takes
+ * ktime_get_snapshot() and reads again: when the pages did not change, the
+ * page time at the snapshot's counter value is compared with the
+ * snapshot's CLOCK_REALTIME. All arithmetic here is this file's own 128-bit
+ * code, independent of lib/vmclock_math.c.
+ */
+#include <linux/file.h>
+#include <linux/fs.h>
+#include <linux/miscdevice.h>
+#include <linux/module.h>
+#include <linux/timekeeping.h>
+#include <linux/uaccess.h>
+#include "vmclock_abi.h"
+#include "host_probe.h"
+
+typedef __int128 hp_s128;
+typedef unsigned __int128 hp_u128;
+
+#define PS_PER_SEC	1000000000000LL
+
+/* Page time at counter @c in ps since the epoch (floor). */
+static hp_s128 hp_page_ps(const struct vmclock_abi *p, u64 c)
+{
+	u64 cv = le64_to_cpu(p->counter_value);
+	u64 frac = le64_to_cpu(p->counter_period_frac_sec);
+	unsigned int shift = p->counter_period_shift;
+	s64 delta = (s64)(c - cv);
+	u64 mag = delta < 0 ? -(u64)delta : (u64)delta;
+	hp_s128 off, t;
+
+	off = (hp_s128)(((hp_u128)mag * frac) >> shift);	/* 2^-64 s */
+	if (delta < 0)
+		off = -off;
+	t = (hp_s128)le64_to_cpu(p->time_frac_sec) + off;
+	/* arithmetic shift floors for negative t too */
+	return (hp_s128)le64_to_cpu(p->time_sec) * PS_PER_SEC +
+	       ((t * PS_PER_SEC) >> 64);
+}
+
+static s64 hp_clamp(hp_s128 v)
+{
+	if (v > S64_MAX)
+		return S64_MAX;
+	if (v < S64_MIN)
+		return S64_MIN;
+	return (s64)v;
+}
+
+static int hp_read(struct file *f, struct vmclock_abi *p)
+{
+	loff_t pos = 0;
+	ssize_t n = kernel_read(f, p, sizeof(*p), &pos);
+
+	if (n < 0)
+		return n;
+	return n == sizeof(*p) ? 0 : -EIO;
+}
+
+static int hp_sample(struct host_probe_sample *s)
+{
+	struct vmclock_abi a1, a2, g1 = {}, g2 = {};
+	struct file *f, *g = NULL;
+	struct system_time_snapshot snap;
+	hp_s128 host_ps;
+	int ret = -EAGAIN;
+	u64 gc;
+
+	f = fget(s->fd);
+	if (!f)
+		return -EBADF;
+	if (s->gfd >= 0) {
+		g = fget(s->gfd);
+		if (!g) {
+			fput(f);
+			return -EBADF;
+		}
+	}
+	for (s->tries = 1; s->tries <= 100; s->tries++) {
+		ret = hp_read(f, &a1);
+		if (!ret && g)
+			ret = hp_read(g, &g1);
+		if (ret)
+			break;
+		ktime_get_snapshot(&snap);
+		ret = hp_read(f, &a2);
+		if (!ret && g)
+			ret = hp_read(g, &g2);
+		if (ret)
+			break;
+		ret = -EAGAIN;
+		if (a1.seq_count == a2.seq_count && g1.seq_count == g2.seq_count) {
+			ret = 0;
+			break;
+		}
+	}
+	if (ret)
+		goto out;
+	if (a1.counter_id == VMCLOCK_COUNTER_INVALID) {
+		ret = -ENODATA;
+		goto out;
+	}
+	s->cycles = snap.cycles;
+	s->real_ns = ktime_to_ns(snap.real);
+	s->raw_ns = ktime_to_ns(snap.raw);
+	s->seq = le32_to_cpu(a1.seq_count);
+	s->gseq = le32_to_cpu(g1.seq_count);
+	host_ps = hp_page_ps(&a1, snap.cycles);
+	s->err_ps = hp_clamp(host_ps - (hp_s128)s->real_ns * 1000);
+	s->gdiff_ps = 0;
+	if (g) {
+		/* the guest's counter at the same instant, as KVM derives it */
+		gc = (u64)(((hp_u128)snap.cycles * s->ratio) >> s->frac_bits) +
+		     s->offset;
+		s->gdiff_ps = hp_clamp(hp_page_ps(&g1, gc) - host_ps);
+	}
+out:
+	if (g)
+		fput(g);
+	fput(f);
+	return ret;
+}
+
+static long hp_ioctl(struct file *file, unsigned int cmd, unsigned long arg)
+{
+	struct host_probe_sample s;
+	int ret;
+
+	if (cmd != HOST_PROBE_SAMPLE)
+		return -ENOTTY;
+	if (copy_from_user(&s, (void __user *)arg, sizeof(s)))
+		return -EFAULT;
+	if (s.frac_bits > 63)
+		return -EINVAL;
+	ret = hp_sample(&s);
+	if (ret)
+		return ret;
+	return copy_to_user((void __user *)arg, &s, sizeof(s)) ? -EFAULT : 0;
+}
+
+static const struct file_operations hp_fops = {
+	.owner = THIS_MODULE,
+	.unlocked_ioctl = hp_ioctl,
+};
+
+static struct miscdevice hp_misc = {
+	.minor = MISC_DYNAMIC_MINOR,
+	.name = "vmclock_host_probe",
+	.fops = &hp_fops,
+};
+
+module_misc_device(hp_misc);
+MODULE_DESCRIPTION("TEST ONLY: measures vmclock_host pages against CLOCK_REALTIME");
+MODULE_LICENSE("GPL");

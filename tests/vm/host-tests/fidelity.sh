@@ -1,0 +1,28 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+# Fidelity of vmclock_host's pages against the guest kernel's own
+# CLOCK_REALTIME (tests/host/host_probe.ko pairs a page copy with
+# ktime_get_snapshot() at one counter value), while hosttest changes the
+# frequency by +-100 ppm and steps the clock by +-1.5 ms once a second.
+# Both publishing modes run: ntp_error=Y (xtime + ntp_error, the default)
+# and ntp_error=N (the clock as realised). The same run checks a view with
+# a TSC scaling ratio of 1.5 and an offset against the host view.
+#
+# FIDELITY_SECS (default 30) per mode: under TCG one sample costs ~50 us
+# and the whole host test run must stay within ~5 minutes.
+. "$(dirname "$0")/lib.bash"
+
+plan=$(mktemp)
+trap 'rm -f "$plan"' EXIT
+echo "FIDELITY_SECS=${FIDELITY_SECS:-30}" > "$plan"
+cat >> "$plan" <<'PLAN'
+modprobe host_probe
+for mode in Y N; do
+	echo "HT PREFIX ntp_error=$mode"
+	modprobe vmclock_host ntp_error=$mode
+	hosttest fidelity $FIDELITY_SECS
+	rmmod vmclock_host
+done
+rmmod host_probe
+PLAN
+ht_run fidelity "$plan"

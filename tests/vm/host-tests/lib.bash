@@ -1,0 +1,128 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+# Shared by the host-module test scripts in this directory (sourced).
+#
+# ht_run NAME PLAN_FILE: builds vmclock_host.ko, the test-only
+# tests/host/host_probe.ko and tests/host/hosttest (static) out of tree in
+# the cache, makes an initramfs with tests/vm/mkinitramfs plus an overlay
+# (this directory's guest-init as /init, the plan, hosttest), boots
+# Debian's stock kernel (tests/vm/fetch-kernel) under TCG and prints TAP.
+#
+# The guest prints "R pass|fail DESC" results, "# ..." details, "M ..."
+# measurements and "HT ..." harness lines on its console.
+set -u
+
+HT_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+TOP=$(cd "$HT_DIR/../../.." && pwd)
+CACHE=${VMCLOCK_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/vmclock}
+WORK=$CACHE/host-tests
+KDIR=${KDIR:-$(ls -d /usr/src/linux-headers-*-amd64 2>/dev/null | sort -V | tail -n 1)}
+QEMU_TIMEOUT=${QEMU_TIMEOUT:-240}
+
+ht_die() {
+	echo "TAP version 13"
+	echo "1..1"
+	echo "not ok 1 - $*"
+	exit 1
+}
+
+# Build into $WORK/src, a copy of only the host module's sources (the
+# guest module may be mid-edit). cp -a keeps mtimes: make stays incremental.
+ht_build() {
+	local src=$WORK/src log=$WORK/build.log
+
+	mkdir -p "$src/tests/host"
+	cp -a "$TOP/Kbuild" "$TOP/dkms.conf" "$TOP/include" "$TOP/lib" \
+		"$TOP/host" "$src/"
+	sed -i '/vmclock_discipline/d; /guest\//d' "$src/Kbuild"
+	cp -a "$TOP/tests/host/Kbuild" "$TOP/tests/host/host_probe.c" \
+		"$TOP/tests/host/host_probe.h" "$src/tests/host/"
+	{
+		make -C "$KDIR" M="$src" modules &&
+		make -C "$KDIR" M="$src/tests/host" modules &&
+		gcc -static -O2 -Wall -I"$TOP/include" -I"$TOP/tests/host" \
+			-o "$WORK/hosttest" "$TOP/tests/host/hosttest.c"
+	} > "$log" 2>&1 || { tail -n 20 "$log" >&2; ht_die "build (see $log)"; }
+	if grep -q 'warning:' "$log"; then
+		grep 'warning:' "$log" >&2
+		ht_die "build has warnings"
+	fi
+}
+
+ht_initramfs() {
+	local plan=$1 ov=$WORK/overlay
+
+	"$TOP/tests/vm/mkinitramfs" -b "$WORK/ir" -o "$WORK/base.cpio.gz" \
+		"$WORK/src/vmclock_host.ko" \
+		"$WORK/src/tests/host/host_probe.ko" > "$WORK/mkinitramfs.log" 2>&1 ||
+		{ tail -n 20 "$WORK/mkinitramfs.log" >&2; ht_die "mkinitramfs"; }
+	rm -rf "$ov"
+	mkdir -p "$ov/bin" "$ov/etc/ht"
+	install -m 0755 "$HT_DIR/guest-init" "$ov/init"
+	install -m 0755 "$WORK/hosttest" "$ov/bin/hosttest"
+	install -m 0644 "$plan" "$ov/etc/ht/plan"
+	(cd "$ov" && find . -print0 | sort -z |
+		cpio --null -o -H newc --quiet -R 0:0) | gzip -6 > "$WORK/overlay.cpio.gz"
+	cat "$WORK/base.cpio.gz" "$WORK/overlay.cpio.gz" > "$WORK/initrd.gz"
+}
+
+# Guest console lines -> TAP on stdout; exit status 1 on any failure.
+ht_tap() {
+	awk '
+	{ sub(/\r$/, "") }
+	/^HT PREFIX / { prefix = substr($0, 11) ": "; next }
+	match($0, /HT CLOCKSOURCE [^ ]+/) { cs = substr($0, RSTART + 15, RLENGTH - 15) }
+	/^HT END/ { ended = 1 }
+	/^HT DMESG-BAD / { dbad = $3 }
+	/^HT DMESG / { dl[++nd] = substr($0, 10) }
+	/^R (pass|fail) / {
+		n++
+		ok = ($2 == "pass")
+		if (!ok) fail++
+		res[n] = (ok ? "ok " : "not ok ") n " - " prefix substr($0, 8)
+		next
+	}
+	/^# / && n { res[n] = res[n] "\n" $0; next }
+	/^M / { meas[++nm] = "# " prefix substr($0, 3) }
+	END {
+		print "TAP version 13"
+		print "1.." n + 3
+		for (i = 1; i <= nm; i++) print meas[i]
+		for (i = 1; i <= n; i++) print res[i]
+		n++
+		if (cs == "tsc") print "ok " n " - guest clocksource is the TSC"
+		else { print "not ok " n " - guest clocksource is the TSC"; print "# measured " cs ", expected tsc"; fail++ }
+		n++
+		if (ended) print "ok " n " - guest ran the whole plan"
+		else { print "not ok " n " - guest ran the whole plan"; print "# no HT END (timeout or crash)"; fail++ }
+		n++
+		if (dbad == "0") print "ok " n " - no WARNING/BUG/Oops/Call Trace in dmesg"
+		else {
+			print "not ok " n " - no WARNING/BUG/Oops/Call Trace in dmesg"
+			print "# measured " (dbad == "" ? "no report" : dbad " lines") ", expected 0"
+			for (i = 1; i <= nd; i++) print "# " dl[i]
+			fail++
+		}
+		exit fail ? 1 : 0
+	}'
+}
+
+ht_run() {
+	local name=$1 plan=$2 log vmlinuz rc
+
+	ht_build
+	ht_initramfs "$plan"
+	eval "$("$TOP/tests/vm/fetch-kernel" 2>/dev/null)" ||
+		ht_die "tests/vm/fetch-kernel"
+	vmlinuz=$VMLINUZ
+	log=$WORK/$name.console
+	timeout "$QEMU_TIMEOUT" qemu-system-x86_64 -accel tcg -cpu max -smp 1 \
+		-m 512M -nographic -no-reboot -kernel "$vmlinuz" \
+		-initrd "$WORK/initrd.gz" \
+		-append "console=ttyS0 panic=-1 loglevel=4" \
+		< /dev/null > "$log" 2>&1
+	ht_tap < "$log"
+	rc=$?
+	echo "# console log: $log"
+	return $rc
+}
