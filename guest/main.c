@@ -33,6 +33,7 @@
 #include <linux/timekeeping.h>
 #include <linux/workqueue.h>
 
+#include "compat.h"
 #include "vmclock_discipline.h"
 #include "vmclock_math.h"
 
@@ -211,14 +212,14 @@ static int vmcd_gtod_notify(struct notifier_block *nb, unsigned long was_set,
 			    void *priv)
 {
 	struct vmcd *d = container_of(nb, struct vmcd, gtod_nb);
-	struct timekeeper *tk = priv;
-	struct clocksource *cs = tk->tkr_mono.clock;
+	struct clocksource *cs = vmcd_tk_clock(priv);
+	u64 interval = vmcd_tk_cycle_interval(priv);
 
-	if (cs == d->tk_clock && tk->cycle_interval == d->tk_cycle_interval)
+	if (cs == d->tk_clock && interval == d->tk_cycle_interval)
 		return NOTIFY_DONE;
 	raw_write_seqcount_begin(&d->tk_seq);
 	d->tk_clock = cs;
-	d->tk_cycle_interval = tk->cycle_interval;
+	d->tk_cycle_interval = interval;
 	d->tk_on_counter = !strcmp(cs->name, VMCD_CLOCKSOURCE);
 	strscpy(d->tk_clock_name, cs->name, sizeof(d->tk_clock_name));
 	d->tk_changes++;
@@ -402,7 +403,7 @@ static void vmcd_take_clock(void)
  * stable. -EBUSY if the producer kept it odd or changing for too long.
  */
 static int vmcd_read(struct vmcd *d, struct vmclock_abi *pg,
-		     struct system_time_snapshot *snap)
+		     struct vmcd_snap *snap)
 {
 	size_t len = min_t(size_t, d->page_size, sizeof(*pg));
 	unsigned int i;
@@ -417,7 +418,7 @@ static int vmcd_read(struct vmcd *d, struct vmclock_abi *pg,
 		}
 		virt_rmb();	/* fields after the even seq_count */
 		memcpy(pg, d->page, len);
-		ktime_get_snapshot(snap);
+		vmcd_get_snapshot(snap);
 		virt_rmb();	/* fields before seq_count again */
 		if (le32_to_cpu(READ_ONCE(d->page->seq_count)) == seq)
 			return 0;
@@ -485,7 +486,7 @@ static bool vmcd_check_disruption(struct vmcd *d, const struct vmclock_abi *pg)
 static void vmcd_update(struct vmcd *d)
 {
 	struct vmc_servo_cfg cfg;
-	struct system_time_snapshot snap;
+	struct vmcd_snap snap;
 	struct vmclock_abi pg;
 	struct vmc_line line;
 	struct vmc_ts t;
@@ -555,7 +556,7 @@ static void vmcd_update(struct vmcd *d)
 		return;
 	}
 	page_ns = vmc_ts_to_ns(t);
-	offset = ktime_to_ns(snap.real) - page_ns;
+	offset = snap.real_ns - page_ns;
 	d->offset_ns = offset;
 	d->page_error = NULL;
 	d->ff_ppb16 = vmc_period_ff_ppb16(&line.period, ticks);
@@ -592,9 +593,9 @@ static void vmcd_update(struct vmcd *d)
 	cfg.slew_max_ppb16 = (s64)d->slew_max_ppm * 1000 * VMC_PPB16_PER_PPB;
 	cfg.interval_ns = (u64)d->interval_ms * NSEC_PER_MSEC;
 	act = vmc_servo_update(&d->servo, &cfg, offset, d->ff_ppb16,
-			       ktime_to_ns(snap.raw), &freq, &step);
+			       snap.raw_ns, &freq, &step);
 	pr_debug("update raw=%lld offset=%lld ff=%lld bias=%lld freq=%lld (ppb16)\n",
-		 ktime_to_ns(snap.raw), offset, d->ff_ppb16,
+		 snap.raw_ns, offset, d->ff_ppb16,
 		 d->servo.bias_ppb16, freq);
 	if (act == VMC_SERVO_STEP) {
 		int ret = vmcd_step(step);
