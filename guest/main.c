@@ -262,11 +262,12 @@ static void vmcd_fill_freq(struct __kernel_timex *tx, s64 ppb16)
 	tx->freq = DIV_ROUND_CLOSEST(ppb16 - ticks * tick_unit, 1000);
 }
 
+/* Set the frequency alone, or with status STA_UNSYNC when @unsync. */
 static int vmcd_set_freq(struct vmcd *d, s64 ppb16, bool unsync)
 {
 	struct __kernel_timex tx = {
-		.modes = ADJ_STATUS | ADJ_NANO,
-		.status = unsync ? STA_UNSYNC : 0,
+		.modes = unsync ? ADJ_STATUS | ADJ_NANO : 0,
+		.status = STA_UNSYNC,
 	};
 	int ret;
 
@@ -434,10 +435,18 @@ static void vmcd_set_state(struct vmcd *d, enum vmcd_state s)
 	d->state = s;
 }
 
-/* Refuse a page: say why (rate-limited), leave the clock alone. */
+/*
+ * Refuse a page: say why (rate-limited) and act on nothing it says. The
+ * last command's slew term was meant for one interval only, so on the
+ * first refusal the clock is set to run at the last good rate estimate.
+ */
 static void vmcd_refuse(struct vmcd *d, const char *why)
 {
 	d->page_errors++;
+	if (d->applied && (d->state == VMCD_SYNCING || d->state == VMCD_LOCKED))
+		vmcd_set_freq(d, vmc_servo_holdover(&d->servo, d->ff_ppb16),
+			      false);
+	d->servo.have_prev = false;
 	if (d->page_error != why || d->state != VMCD_BAD_PAGE) {
 		if (__ratelimit(&vmcd_rs))
 			pr_err("%s: page refused: %s; clock left untouched\n",
