@@ -282,7 +282,7 @@ static int vmcd_set_freq(struct vmcd *d, s64 ppb16, bool unsync)
 	return 0;
 }
 
-/* Relative step by @ns, exactly (timekeeping_inject_offset). */
+/* Relative step by @ns, exactly (timekeeping_inject_offset); < 0: error */
 static int vmcd_step(s64 ns)
 {
 	struct timespec64 ts = ns_to_timespec64(ns);	/* tv_nsec >= 0 */
@@ -609,7 +609,8 @@ static void vmcd_update(struct vmcd *d)
 	if (act == VMC_SERVO_STEP) {
 		int ret = vmcd_step(step);
 
-		if (ret) {
+		/* >= 0 is the clock state (TIME_ERROR while unsynced) */
+		if (ret < 0) {
 			pr_err_ratelimited("step by %lld ns failed: %d\n",
 					   step, ret);
 			return;
