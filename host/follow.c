@@ -28,10 +28,10 @@
 #include <linux/timekeeper_internal.h>
 #include "vmclock_host.h"
 
-static bool ntp_error = true;
+static bool ntp_error;
 module_param(ntp_error, bool, 0444);
 MODULE_PARM_DESC(ntp_error,
-		 "bool, default Y: publish xtime + ntp_error at the NTP tick rate, the line the kernel steers CLOCK_REALTIME to; N: publish CLOCK_REALTIME as realised (xtime at the current mult), rewritten at every mult change");
+		 "bool, default N: publish CLOCK_REALTIME as realised (xtime at the current mult, rewritten when mult moves); Y: publish xtime + ntp_error at the NTP tick rate, the line the kernel slews CLOCK_REALTIME to (up to ~1 us away for seconds after a 100 ppm step)");
 
 static unsigned int tolerance_ns = 1;
 module_param(tolerance_ns, uint, 0444);
@@ -48,7 +48,7 @@ static struct {
 
 	/* The line handed out last; only the notifier touches these. */
 	bool have_last;
-	vmch_s128 last_t;			/* ns * 2^32 since the epoch */
+	__int128_t last_t;			/* ns * 2^32 since the epoch */
 	u64 last_cl;
 	s64 last_tick;
 	u64 last_interval;
@@ -68,11 +68,11 @@ static bool vmch_cs_is_counter(const struct clocksource *cs)
 #endif
 }
 
-static void vmch_copy(const struct timekeeper *tk, s64 tick, vmch_s128 now,
+static void vmch_copy(const struct timekeeper *tk, s64 tick, __int128_t now,
 		      bool step)
 {
 	s64 sec = tk->xtime_sec;
-	s64 nsfix = now - (vmch_s128)sec * NS32_PER_SEC;
+	s64 nsfix = now - (__int128_t)sec * NS32_PER_SEC;
 
 	/* ntp_error is a few ns at most: one pass each way normalises */
 	while (nsfix < 0) {
@@ -106,11 +106,11 @@ static int vmch_gtod_notify(struct notifier_block *nb, unsigned long was_set,
 {
 	struct timekeeper *tk = priv;
 	u64 t0 = local_clock(), dt;
-	vmch_s128 now, tol = (vmch_s128)tolerance_ns << 32;
+	__int128_t now, tol = (__int128_t)tolerance_ns << 32;
 	s64 tick;
 	bool step, change;
 
-	now = (vmch_s128)tk->xtime_sec * NS32_PER_SEC +
+	now = (__int128_t)tk->xtime_sec * NS32_PER_SEC +
 	      (s64)(tk->tkr_mono.xtime_nsec << tk->ntp_error_shift);
 	if (ntp_error) {
 		now += tk->ntp_error;
@@ -128,7 +128,7 @@ static int vmch_gtod_notify(struct notifier_block *nb, unsigned long was_set,
 		u64 rem, n = div64_u64_rem(tk->tkr_mono.cycle_last -
 					   fol.last_cl, tk->cycle_interval,
 					   &rem);
-		vmch_s128 d = now - (fol.last_t + (vmch_s128)n * tick);
+		__int128_t d = now - (fol.last_t + (__int128_t)n * tick);
 
 		change = rem || d > tol || d < -tol;
 	}

@@ -24,7 +24,6 @@
 #include <linux/timex.h>
 #include <linux/uaccess.h>
 #include <linux/uio.h>
-#include <linux/version.h>
 #include <linux/workqueue.h>
 #include "vmclock_host.h"
 #include "vmclock_host_ioctl.h"
@@ -113,7 +112,7 @@ static struct {
 /* 2^-64 s from ns * 2^32 (< 10^9 * 2^32), rounded. */
 static u64 vmch_nsfix_to_frac(u64 nsfix)
 {
-	return vmc_div128(((vmch_u128)nsfix << 32) + NSEC_PER_SEC / 2,
+	return vmc_div128(((__uint128_t)nsfix << 32) + NSEC_PER_SEC / 2,
 			  NSEC_PER_SEC, NULL);
 }
 
@@ -230,17 +229,17 @@ static int vmch_scale(const struct vmch_line *h, u64 ratio, u8 fb,
 		      u64 offset, struct vmch_line *g)
 {
 	int k = fls64(ratio) - 1, shift;
-	vmch_u128 prod;
+	__uint128_t prod;
 	u64 q, rem, dt;
 
 	*g = *h;
 	if (h->counter_id == VMCLOCK_COUNTER_INVALID)
 		return 0;
 	/* frac * 2^k / ratio lies in (frac / 2, frac]: one more bit maybe */
-	q = vmc_div128(((vmch_u128)h->period_frac << k) + ratio / 2, ratio, NULL);
+	q = vmc_div128(((__uint128_t)h->period_frac << k) + ratio / 2, ratio, NULL);
 	if (q < (1ULL << 63)) {
 		k++;
-		q = vmc_div128(((vmch_u128)h->period_frac << k) + ratio / 2, ratio,
+		q = vmc_div128(((__uint128_t)h->period_frac << k) + ratio / 2, ratio,
 			       NULL);
 	}
 	shift = h->period_shift + k - fb;
@@ -248,13 +247,13 @@ static int vmch_scale(const struct vmch_line *h, u64 ratio, u8 fb,
 		return -ERANGE;
 	g->period_frac = q;
 	g->period_shift = shift;
-	g->period_esterr = vmc_div128((vmch_u128)h->period_esterr << k, ratio, NULL);
-	g->period_maxerr = vmc_div128((vmch_u128)h->period_maxerr << k, ratio, NULL);
+	g->period_esterr = vmc_div128((__uint128_t)h->period_esterr << k, ratio, NULL);
+	g->period_maxerr = vmc_div128((__uint128_t)h->period_maxerr << k, ratio, NULL);
 
-	prod = (vmch_u128)h->counter_value * ratio;
+	prod = (__uint128_t)h->counter_value * ratio;
 	g->counter_value = (u64)(prod >> fb) + offset;
 	rem = (u64)prod & ((1ULL << fb) - 1);	/* 2^-fb guest ticks */
-	dt = ((vmch_u128)rem * q) >> (fb + shift);	/* 2^-64 s */
+	dt = ((__uint128_t)rem * q) >> (fb + shift);	/* 2^-64 s */
 	if (dt > g->time_frac)
 		g->time_sec--;
 	g->time_frac -= dt;
@@ -298,11 +297,13 @@ static void vmch_view_write(struct vmch_view *v)
 	/* odd while writing; readers retry (vmclock_abi.h) */
 	seq = le32_to_cpu(p->seq_count) | 1;
 	WRITE_ONCE(p->seq_count, cpu_to_le32(seq));
+	/* odd seq_count visible before any field changes */
 	smp_wmb();
 	WRITE_ONCE(p->counter_id, n.counter_id);
 	WRITE_ONCE(p->time_type, n.time_type);
 	memcpy((u8 *)p + VMCH_BODY, (u8 *)&n + VMCH_BODY,
 	       sizeof(n) - VMCH_BODY);
+	/* all fields visible before seq_count becomes even */
 	smp_wmb();
 	WRITE_ONCE(p->seq_count, cpu_to_le32(seq + 1));
 	wake_up_interruptible(&v->wq);
@@ -442,8 +443,10 @@ static ssize_t vmch_read_iter(struct kiocb *iocb, struct iov_iter *to)
 	for (;;) {
 		seq = le32_to_cpu(READ_ONCE(v->abi->seq_count));
 		if (!(seq & 1)) {
+			/* fields read after seq_count, pairs with the writer */
 			smp_rmb();
 			memcpy(&copy, v->abi, max);
+			/* and seq_count read again after the fields */
 			smp_rmb();
 			if (seq == le32_to_cpu(READ_ONCE(v->abi->seq_count)))
 				break;
@@ -480,12 +483,9 @@ static int vmch_mmap(struct file *f, struct vm_area_struct *vma)
 		return -EINVAL;
 	if (vma->vm_flags & VM_WRITE)
 		return -EPERM;
-#if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 3, 0)
-	vm_flags_mod(vma, VM_DONTEXPAND | VM_DONTDUMP, VM_MAYWRITE);
-#else
+	/* 6.1: kernels from 6.3 on need vm_flags_mod() here */
 	vma->vm_flags &= ~VM_MAYWRITE;
 	vma->vm_flags |= VM_DONTEXPAND | VM_DONTDUMP;
-#endif
 	return vm_insert_page(vma, vma->vm_start, v->page);
 }
 

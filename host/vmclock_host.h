@@ -6,10 +6,6 @@
 #include <linux/types.h>
 #include "vmclock_math.h"
 
-/* 6.1 has no u128/s128; 64-bit hosts have the compiler's. */
-typedef unsigned __int128 vmch_u128;
-typedef __int128 vmch_s128;
-
 /*
  * The host timekeeper's line, copied in the pvclock_gtod notifier.
  * Time at host counter c is

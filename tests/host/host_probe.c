@@ -17,31 +17,28 @@
 #include "vmclock_abi.h"
 #include "host_probe.h"
 
-typedef __int128 hp_s128;
-typedef unsigned __int128 hp_u128;
-
 #define PS_PER_SEC	1000000000000LL
 
 /* Page time at counter @c in ps since the epoch (floor). */
-static hp_s128 hp_page_ps(const struct vmclock_abi *p, u64 c)
+static __int128_t hp_page_ps(const struct vmclock_abi *p, u64 c)
 {
 	u64 cv = le64_to_cpu(p->counter_value);
 	u64 frac = le64_to_cpu(p->counter_period_frac_sec);
 	unsigned int shift = p->counter_period_shift;
 	s64 delta = (s64)(c - cv);
 	u64 mag = delta < 0 ? -(u64)delta : (u64)delta;
-	hp_s128 off, t;
+	__int128_t off, t;
 
-	off = (hp_s128)(((hp_u128)mag * frac) >> shift);	/* 2^-64 s */
+	off = (__int128_t)(((__uint128_t)mag * frac) >> shift);	/* 2^-64 s */
 	if (delta < 0)
 		off = -off;
-	t = (hp_s128)le64_to_cpu(p->time_frac_sec) + off;
+	t = (__int128_t)le64_to_cpu(p->time_frac_sec) + off;
 	/* arithmetic shift floors for negative t too */
-	return (hp_s128)le64_to_cpu(p->time_sec) * PS_PER_SEC +
+	return (__int128_t)le64_to_cpu(p->time_sec) * PS_PER_SEC +
 	       ((t * PS_PER_SEC) >> 64);
 }
 
-static s64 hp_clamp(hp_s128 v)
+static s64 hp_clamp(__int128_t v)
 {
 	if (v > S64_MAX)
 		return S64_MAX;
@@ -65,7 +62,7 @@ static int hp_sample(struct host_probe_sample *s)
 	struct vmclock_abi a1, a2, g1 = {}, g2 = {};
 	struct file *f, *g = NULL;
 	struct system_time_snapshot snap;
-	hp_s128 host_ps;
+	__int128_t host_ps;
 	int ret = -EAGAIN;
 	u64 gc;
 
@@ -109,11 +106,11 @@ static int hp_sample(struct host_probe_sample *s)
 	s->seq = le32_to_cpu(a1.seq_count);
 	s->gseq = le32_to_cpu(g1.seq_count);
 	host_ps = hp_page_ps(&a1, snap.cycles);
-	s->err_ps = hp_clamp(host_ps - (hp_s128)s->real_ns * 1000);
+	s->err_ps = hp_clamp(host_ps - (__int128_t)s->real_ns * 1000);
 	s->gdiff_ps = 0;
 	if (g) {
 		/* the guest's counter at the same instant, as KVM derives it */
-		gc = (u64)(((hp_u128)snap.cycles * s->ratio) >> s->frac_bits) +
+		gc = (u64)(((__uint128_t)snap.cycles * s->ratio) >> s->frac_bits) +
 		     s->offset;
 		s->gdiff_ps = hp_clamp(hp_page_ps(&g1, gc) - host_ps);
 	}

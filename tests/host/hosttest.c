@@ -7,7 +7,8 @@
  * which the scripts in tests/vm/host-tests turn into TAP; other lines are "M key
  * value" measurements for the report.
  *
- *   hosttest fidelity SECONDS   page vs CLOCK_REALTIME under adjtimex changes
+ *   hosttest fidelity SECONDS [report]  page vs CLOCK_REALTIME under
+ *                               adjtimex changes (report: no 1 ns bar)
  *   hosttest perm               unprivileged access rules
  *   hosttest ntp                status, leap, TAI, error bounds
  *   hosttest badargs            bad ioctls rejected, nothing changed
@@ -113,7 +114,7 @@ static int cmp64(const void *a, const void *b)
  * Samples whose snapshot lies within one tick after a change are excluded
  * from the bar and counted apart.
  */
-static int cmd_fidelity(int secs)
+static int cmd_fidelity(int secs, int report_only)
 {
 	static const long ppm16 = 100L << 16;	/* 100 ppm in 2^-16 ppm */
 	struct change ch[] = {
@@ -227,10 +228,15 @@ static int cmd_fidelity(int secs)
 		printf("M first_tick_max_abs_err_ps %lld\n", (long long)max_ex);
 		printf("M scaled_view_max_abs_diff_ps %lld\n", (long long)max_g);
 		printf("M change_to_page_max_ns %lld\n", (long long)max_lat);
-		result(n > 1000 && worst <= 1000,
-		       "page vs CLOCK_REALTIME within 1 ns outside the first tick after a change");
-		printf("# measured max |page - clock| %lld ps (+-500 ps resolution) over %zu samples (%zu over 1 ns), expected <= 1000 ps\n",
-		       (long long)worst, n, over);
+		if (report_only)
+			printf("M (reported only) max |page - clock| %lld ps\n",
+			       (long long)worst);
+		else {
+			result(n > 1000 && worst <= 1000,
+			       "page vs CLOCK_REALTIME within 1 ns outside the first tick after a change");
+			printf("# measured max |page - clock| %lld ps (+-500 ps resolution) over %zu samples (%zu over 1 ns), expected <= 1000 ps\n",
+			       (long long)worst, n, over);
+		}
 		result(nchg > 2 && max_lat <= TICK_NS,
 		       "page reflects each adjtimex change within one tick");
 		printf("# measured worst %lld ns from adjtimex to a new page, expected <= %lld ns\n",
@@ -700,7 +706,7 @@ int main(int argc, char **argv)
 {
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	if (argc >= 3 && !strcmp(argv[1], "fidelity"))
-		cmd_fidelity(atoi(argv[2]));
+		cmd_fidelity(atoi(argv[2]), argc >= 4);
 	else if (argc >= 2 && !strcmp(argv[1], "perm"))
 		cmd_perm();
 	else if (argc >= 2 && !strcmp(argv[1], "ntp"))

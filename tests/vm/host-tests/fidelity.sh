@@ -4,8 +4,8 @@
 # CLOCK_REALTIME (tests/host/host_probe.ko pairs a page copy with
 # ktime_get_snapshot() at one counter value), while hosttest changes the
 # frequency by +-100 ppm and steps the clock by +-1.5 ms once a second.
-# Both publishing modes run: ntp_error=Y (xtime + ntp_error, the default)
-# and ntp_error=N (the clock as realised). The same run checks a view with
+# Both publishing modes run: ntp_error=N (the clock as realised, the
+# default, held to the bar) and ntp_error=Y (xtime + ntp_error, reported). The same run checks a view with
 # a TSC scaling ratio of 1.5 and an offset against the host view.
 #
 # FIDELITY_SECS (default 30) per mode: under TCG one sample costs ~50 us
@@ -17,12 +17,18 @@ trap 'rm -f "$plan"' EXIT
 echo "FIDELITY_SECS=${FIDELITY_SECS:-30}" > "$plan"
 cat >> "$plan" <<'PLAN'
 modprobe host_probe
-for mode in Y N; do
-	echo "HT PREFIX ntp_error=$mode"
-	modprobe vmclock_host ntp_error=$mode
-	hosttest fidelity $FIDELITY_SECS
-	rmmod vmclock_host
-done
+# N (default): the clock as realised, held to the 1 ns bar.
+# Y: xtime + ntp_error, reported only: after a frequency step the kernel
+# itself is up to ~0.8 us away from that line and slews for seconds.
+echo "HT PREFIX ntp_error=N"
+modprobe vmclock_host
+hosttest fidelity $FIDELITY_SECS
+echo "M stats $(grep -E 'publishes|notifier_calls' /sys/kernel/debug/vmclock_host/stats | tr '\n' ' ')"
+rmmod vmclock_host
+echo "HT PREFIX ntp_error=Y"
+modprobe vmclock_host ntp_error=Y
+hosttest fidelity $((FIDELITY_SECS / 2)) report
+rmmod vmclock_host
 rmmod host_probe
 PLAN
 ht_run fidelity "$plan"
