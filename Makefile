@@ -13,9 +13,13 @@ export KDIR VMCLOCK_CACHE
 VERSION := $(shell sed -n 's/^PACKAGE_VERSION="\{0,1\}\([^"]*\)"\{0,1\}$$/\1/p' dkms.conf)
 
 .PHONY: all modules clean check check-fast demo install uninstall checkpatch \
-	fuzz help
+	fuzz help tools
 
-all: modules
+all: modules tools
+
+# vmclockctl, the operator's tool (userspace, libkmod)
+tools:
+	$(MAKE) -C tools VERSION=$(VERSION)
 
 modules:
 	@test -n "$(KDIR)" || { echo "no kernel headers found: install linux-headers-amd64 or set KDIR" >&2; exit 1; }
@@ -24,6 +28,7 @@ modules:
 clean:
 	-$(MAKE) -C $(KDIR) M=$(CURDIR) clean
 	-$(MAKE) -C tests/unit clean
+	-$(MAKE) -C tools clean
 	rm -rf build out
 
 # Every test: unit, fuzz smoke, build, style, DKMS, VM scenarios.
@@ -38,9 +43,10 @@ check-fast:
 demo:
 	tests/vm/demo
 
-install: modules
+install: modules tools
 	$(MAKE) -C $(KDIR) M=$(CURDIR) modules_install
 	depmod -a $(KVER)
+	$(MAKE) -C tools install VERSION=$(VERSION) PREFIX=/usr/local
 
 uninstall:
 	rm -f /lib/modules/$(KVER)/updates/vmclock_discipline.ko \
@@ -64,7 +70,8 @@ help:
 	@echo "  make check-fast     unit tests, fuzz smoke, build and style only"
 	@echo "  make fuzz           a long libFuzzer run of page validation and time arithmetic"
 	@echo "  make checkpatch     kernel style check of all C sources"
-	@echo "  make install        install the modules for KVER=$(KVER) (without DKMS)"
+	@echo "  make tools          build tools/vmclockctl (needs libkmod-dev)"
+	@echo "  make install        install the modules for KVER=$(KVER) (without DKMS) and vmclockctl"
 	@echo "  make uninstall      remove them again"
 	@echo "  make clean          remove build products"
 	@echo
