@@ -18,14 +18,27 @@ struct vmcd_snap {
 	s64 raw_ns;		/* CLOCK_MONOTONIC_RAW, ns */
 };
 
+/*
+ * Linux 7.3 replaced ktime_get_snapshot() (fields real/raw/boot) with
+ * ktime_get_snapshot_id(clockid, &snap) (fields systime/monoraw, plus
+ * hw_cycles/hw_csid for derived clocksources). @cycles stays the counter
+ * value of the clocksource in use (the TSC here).
+ */
 static inline void vmcd_get_snapshot(struct vmcd_snap *s)
 {
 	struct system_time_snapshot snap;
 
+#ifdef VMCD_HAVE_KTIME_GET_SNAPSHOT_ID
+	ktime_get_snapshot_id(CLOCK_REALTIME, &snap);
+	s->cycles = snap.cycles;
+	s->real_ns = ktime_to_ns(snap.systime);
+	s->raw_ns = ktime_to_ns(snap.monoraw);
+#else
 	ktime_get_snapshot(&snap);
 	s->cycles = snap.cycles;
 	s->real_ns = ktime_to_ns(snap.real);
 	s->raw_ns = ktime_to_ns(snap.raw);
+#endif
 }
 
 /* From the pvclock_gtod notifier's timekeeper: the clocksource in use */
@@ -39,5 +52,24 @@ static inline u64 vmcd_tk_cycle_interval(struct timekeeper *tk)
 {
 	return tk->cycle_interval;
 }
+
+/*
+ * A cross-timestamp's counter identity (get_device_system_crosststamp):
+ * the clocksource pointer up to 6.x, its id (cs_id) from 6.9 on.
+ */
+static inline void vmcd_counterval_set_cs(struct system_counterval_t *sc,
+					  struct clocksource *cs)
+{
+#ifdef VMCD_HAVE_COUNTERVAL_CS_ID
+	sc->cs_id = cs ? cs->id : CSID_GENERIC;
+#else
+	sc->cs = cs;
+#endif
+}
+
+/* 6.12 removed no_llseek (it was NULL, the default, all along). */
+#ifndef VMCD_HAVE_NO_LLSEEK
+#define no_llseek NULL
+#endif
 
 #endif /* VMCLOCK_DISCIPLINE_COMPAT_H */

@@ -43,6 +43,48 @@
 #include "../../include/vmclock_abi.h"
 #include "../vm/mailbox.h"
 
+/* Kernel interface drift; PROBE_HAVE_* come from the Kbuild header tests. */
+struct probe_snap {
+	u64 cycles;
+	ktime_t real, raw;
+};
+
+static void probe_snapshot(struct probe_snap *p)
+{
+	struct system_time_snapshot snap;
+
+#ifdef PROBE_HAVE_SNAPSHOT_ID
+	ktime_get_snapshot_id(CLOCK_REALTIME, &snap);
+	p->real = snap.systime;
+	p->raw = snap.monoraw;
+#else
+	ktime_get_snapshot(&snap);
+	p->real = snap.real;
+	p->raw = snap.raw;
+#endif
+	p->cycles = snap.cycles;
+}
+
+static void probe_vma_clear_maywrite(struct vm_area_struct *vma)
+{
+#ifdef PROBE_HAVE_VM_FLAGS_CLEAR
+	vm_flags_clear(vma, VM_MAYWRITE);
+#else
+	vma->vm_flags &= ~VM_MAYWRITE;
+#endif
+}
+
+static void probe_hrtimer_setup(struct hrtimer *t,
+				enum hrtimer_restart (*fn)(struct hrtimer *))
+{
+#ifdef PROBE_HAVE_HRTIMER_SETUP
+	hrtimer_setup(t, fn, CLOCK_MONOTONIC, HRTIMER_MODE_REL);
+#else
+	hrtimer_init(t, CLOCK_MONOTONIC, HRTIMER_MODE_REL);
+	t->function = fn;
+#endif
+}
+
 static unsigned long page_phys = 0x1f000000;
 module_param(page_phys, ulong, 0444);
 MODULE_PARM_DESC(page_phys, "guest-physical address of the vmclock page (default 0x1f000000)");
@@ -194,11 +236,11 @@ static const char *page_invalid(const struct vmclock_abi *p)
 
 static enum hrtimer_restart probe_tick(struct hrtimer *t)
 {
-	struct system_time_snapshot snap;
+	struct probe_snap snap;
 	struct probe_sample s = { 0 };
 	struct vmclock_abi p;
 
-	ktime_get_snapshot(&snap);
+	probe_snapshot(&snap);
 	s.raw_ns = ktime_to_ns(snap.raw);
 	if (!page_copy(&p)) {
 		s.kind = SAMPLE_NOPAGE;
@@ -323,7 +365,7 @@ static int probe_mmap(struct file *f, struct vm_area_struct *vma)
 		return -EINVAL;
 	if (vma->vm_flags & VM_WRITE)
 		return -EPERM;
-	vma->vm_flags &= ~VM_MAYWRITE;
+	probe_vma_clear_maywrite(vma);
 	return remap_pfn_range(vma, vma->vm_start, page_phys >> PAGE_SHIFT,
 			       PAGE_SIZE, vma->vm_page_prot);
 }
@@ -346,10 +388,10 @@ static struct miscdevice probe_misc = {
 
 static void probe_write_mailbox(void)
 {
-	struct system_time_snapshot snap;
+	struct probe_snap snap;
 	struct vmclock_mailbox *mb = mailbox;
 
-	ktime_get_snapshot(&snap);
+	probe_snapshot(&snap);
 	WRITE_ONCE(mb->magic, 0);
 	virt_wmb();	/* the host sees no magic while the fields change */
 	mb->seq = READ_ONCE(mb->seq) + 1;
@@ -404,8 +446,7 @@ static int __init probe_init(void)
 	probe_write_mailbox();
 
 	probe_period = ns_to_ktime(NSEC_PER_SEC / rate_hz);
-	hrtimer_init(&probe_timer, CLOCK_MONOTONIC, HRTIMER_MODE_REL);
-	probe_timer.function = probe_tick;
+	probe_hrtimer_setup(&probe_timer, probe_tick);
 	hrtimer_start(&probe_timer, probe_period, HRTIMER_MODE_REL);
 	return 0;
 
