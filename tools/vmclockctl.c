@@ -25,6 +25,9 @@
 
 #include <libkmod.h>
 
+#define ARRAY_SIZE(a)	(sizeof(a) / sizeof((a)[0]))
+#define __printf(a, b)	__attribute__((format(printf, a, b)))
+
 #ifndef VMCLOCKCTL_VERSION
 #define VMCLOCKCTL_VERSION "unknown"
 #endif
@@ -47,7 +50,7 @@ static bool fake_root;		/* --sysfs-root: no libkmod state queries */
 static bool json;
 static int dev_index = -1;	/* -d: vmclockN; -1 = the first found */
 
-static void __attribute__((format(printf, 1, 2))) err(const char *fmt, ...)
+static void __printf(1, 2) err(const char *fmt, ...)
 {
 	va_list ap;
 
@@ -280,7 +283,7 @@ static const struct attr {
 	{ "update_interval_ms", T_INT, "Update interval", "ms" },
 };
 
-#define NATTRS (sizeof(attrs) / sizeof(attrs[0]))
+#define NATTRS ARRAY_SIZE(attrs)
 
 struct gdev {
 	unsigned int index;
@@ -396,7 +399,7 @@ static int fw_devices(char names[][64], int max)
 				 sysfs, de->d_name);
 			if (!read_line(path, buf, sizeof(buf)))
 				continue;
-			for (i = 0; i < sizeof(acpi_ids) / sizeof(acpi_ids[0]); i++)
+			for (i = 0; i < ARRAY_SIZE(acpi_ids); i++)
 				if (!strcmp(buf, acpi_ids[i]))
 					snprintf(names[n++], 64, "acpi:%.58s",
 						 de->d_name);
@@ -474,7 +477,8 @@ static const char *transforms_note =
 
 #define LBL "%-18s: "
 
-static void print_ppb(const char *label, const char *v)
+/* ppb as ppm; @dir: positive means faster (a rate, not a correction) */
+static void print_ppb(const char *label, const char *v, bool dir)
 {
 	long long ppb;
 
@@ -484,8 +488,11 @@ static void print_ppb(const char *label, const char *v)
 		return;
 	}
 	ppb = strtoll(v, NULL, 10);
-	printf("%.3f ppm %s (%s ppb)\n", llabs(ppb) / 1000.0,
-	       ppb >= 0 ? "fast" : "slow", v);
+	if (dir)
+		printf("%.3f ppm %s (%s ppb)\n", llabs(ppb) / 1000.0,
+		       ppb >= 0 ? "fast" : "slow", v);
+	else
+		printf("%+.3f ppm (%s ppb)\n", ppb / 1000.0, v);
 }
 
 static void print_guest_dev(const struct gdev *g)
@@ -504,7 +511,7 @@ static void print_guest_dev(const struct gdev *g)
 		if (!strcmp(a->name, "freq_ppb") ||
 		    !strcmp(a->name, "ref_freq_ppb") ||
 		    !strcmp(a->name, "bias_ppb")) {
-			print_ppb(a->label, v);
+			print_ppb(a->label, v, strcmp(a->name, "bias_ppb"));
 		} else if (!strcmp(a->name, "offset_ns") && v && is_int(v)) {
 			printf(LBL "%s ns (CLOCK_REALTIME %s the page)\n",
 			       a->label, v,
@@ -676,10 +683,10 @@ static int cmd_status(bool show_guest, bool show_host)
 
 static bool utf8_locale(void)
 {
-	const char *vars[] = { "LC_ALL", "LC_CTYPE", "LANG" };
+	static const char * const vars[] = { "LC_ALL", "LC_CTYPE", "LANG" };
 	size_t i;
 
-	for (i = 0; i < 3; i++) {
+	for (i = 0; i < ARRAY_SIZE(vars); i++) {
 		const char *v = getenv(vars[i]);
 
 		if (v && *v)
@@ -696,7 +703,9 @@ static void sparkline(const long long *w, int n, long long max, bool utf8,
 		"\u2581", "\u2582", "\u2583", "\u2584",
 		"\u2585", "\u2586", "\u2587", "\u2588",
 	};
-	static const char ascii[] = "_.-:=+*#";
+	static const char * const ascii[] = {
+		"_", ".", "-", ":", "=", "+", "*", "#",
+	};
 	size_t pos = 0;
 	int i;
 
@@ -704,7 +713,7 @@ static void sparkline(const long long *w, int n, long long max, bool utf8,
 	for (i = 0; i < n; i++) {
 		long long a = llabs(w[i]);
 		int lvl = max ? (int)((a * 7 + max / 2) / max) : 0;
-		const char *s = utf8 ? blocks[lvl] : (char[2]){ ascii[lvl], 0 };
+		const char *s = utf8 ? blocks[lvl] : ascii[lvl];
 
 		if (pos + strlen(s) + 1 > len)
 			break;
@@ -801,7 +810,7 @@ static const struct knob {
 	{ "enabled", true, 0, 1 },
 };
 
-#define NKNOBS (sizeof(knobs) / sizeof(knobs[0]))
+#define NKNOBS ARRAY_SIZE(knobs)
 
 /*
  * Parse as the module does (kstrtou64/kstrtou32 base 0, kstrtobool limited
@@ -961,14 +970,14 @@ static int load_options(const char *mod, int argc, char **argv, char *opts,
 		}
 		snprintf(name, sizeof(name), "%.*s", (int)(eq - argv[a]),
 			 argv[a]);
-		for (i = 0; i < sizeof(params) / sizeof(params[0]); i++)
+		for (i = 0; i < ARRAY_SIZE(params); i++)
 			if (!strcmp(params[i].mod, mod) &&
 			    !strcmp(params[i].name, name))
 				p = &params[i];
 		if (!p) {
 			fprintf(stderr, "vmclockctl: %s has no parameter '%s'; parameters:",
 				mod, name);
-			for (i = 0; i < sizeof(params) / sizeof(params[0]); i++)
+			for (i = 0; i < ARRAY_SIZE(params); i++)
 				if (!strcmp(params[i].mod, mod))
 					fprintf(stderr, " %s", params[i].name);
 			fputc('\n', stderr);
@@ -1099,7 +1108,7 @@ static int cmd_unload(const char *which)
 
 /* main ------------------------------------------------------------------- */
 
-static void usage(FILE *f)
+static void help_text(FILE *f)
 {
 	fprintf(f,
 "Usage: vmclockctl [OPTIONS] COMMAND [ARGS]\n"
@@ -1167,7 +1176,7 @@ static int parse_opts(int argc, char **argv, const char *mode,
 			fake_root = true;
 			break;
 		case 'h':
-			usage(stdout);
+			help_text(stdout);
 			exit(EXIT_SYNC);
 		case 'V':
 			printf("vmclockctl %s\n", VMCLOCKCTL_VERSION);
@@ -1199,7 +1208,7 @@ static int parse_opts(int argc, char **argv, const char *mode,
 			}
 			break;
 		default:
-			usage(stderr);
+			help_text(stderr);
 			return EXIT_ERR;
 		}
 	}
@@ -1217,7 +1226,7 @@ int main(int argc, char **argv)
 	if (rc)
 		return rc;
 	if (optind >= argc) {
-		usage(stderr);
+		help_text(stderr);
 		return EXIT_ERR;
 	}
 	cmd = argv[optind];
@@ -1264,7 +1273,7 @@ int main(int argc, char **argv)
 		}
 		rc = cmd_unload(argc ? argv[0] : NULL);
 	} else if (!strcmp(cmd, "help")) {
-		usage(stdout);
+		help_text(stdout);
 		rc = EXIT_SYNC;
 	} else {
 		err("unknown command '%s' (see vmclockctl --help)", cmd);
