@@ -86,12 +86,12 @@ static bool is_dir(const char *path)
 	return stat(path, &st) == 0 && S_ISDIR(st.st_mode);
 }
 
-/* An integer as the kernel printed it: optional '-', decimal digits. */
+/* An integer as the kernel prints it (and JSON allows): no leading zero. */
 static bool is_int(const char *s)
 {
 	if (*s == '-')
 		s++;
-	if (!isdigit((unsigned char)*s))
+	if (!isdigit((unsigned char)*s) || (s[0] == '0' && s[1]))
 		return false;
 	while (isdigit((unsigned char)*s))
 		s++;
@@ -431,6 +431,7 @@ struct hstat {
 	char key[32][32];
 	char val[32][64];
 	int n;
+	int err;	/* errno when the stats could not be read */
 };
 
 static bool host_stats(struct hstat *h)
@@ -442,8 +443,10 @@ static bool host_stats(struct hstat *h)
 	snprintf(path, sizeof(path), "%s/kernel/debug/%s/stats", sysfs,
 		 HOST_MOD);
 	f = fopen(path, "re");
-	if (!f)
+	if (!f) {
+		h->err = errno;
 		return false;
+	}
 	while (h->n < 32 && fgets(line, sizeof(line), f)) {
 		char *sp;
 
@@ -670,8 +673,11 @@ static int cmd_status(bool show_guest, bool show_host)
 				printf(LBL "%s\n", "Host publishes",
 				       hval(&hs, "publishes") ?: "-");
 			} else {
-				printf(LBL "%s\n", "Host views",
-				       "unknown (debugfs not mounted: mount -t debugfs none /sys/kernel/debug)");
+				printf(LBL "unknown (%s/kernel/debug/%s/stats: %s)\n",
+				       "Host views", sysfs, HOST_MOD,
+				       hs.err == ENOENT ?
+				       "debugfs not mounted? mount -t debugfs none /sys/kernel/debug" :
+				       strerror(hs.err));
 			}
 			printf(LBL "%s\n", "View transforms", transforms_note);
 		}
