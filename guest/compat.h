@@ -8,6 +8,7 @@
 #define VMCLOCK_DISCIPLINE_COMPAT_H
 
 #include <linux/clocksource.h>
+#include <linux/mm.h>
 #include <linux/timekeeper_internal.h>
 #include <linux/timekeeping.h>
 
@@ -51,6 +52,16 @@ static inline struct clocksource *vmcd_tk_clock(struct timekeeper *tk)
 static inline u64 vmcd_tk_cycle_interval(struct timekeeper *tk)
 {
 	return tk->cycle_interval;
+}
+
+/* Make a mapping impossible to mprotect() to writable. */
+static inline void vmcd_vma_clear_maywrite(struct vm_area_struct *vma)
+{
+#ifdef VMCD_HAVE_VM_FLAGS_CLEAR
+	vm_flags_clear(vma, VM_MAYWRITE);
+#else
+	vma->vm_flags &= ~VM_MAYWRITE;
+#endif
 }
 
 /*

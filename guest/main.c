@@ -83,6 +83,11 @@ module_param(max_extrapolation_s, uint, 0444);
 MODULE_PARM_DESC(max_extrapolation_s,
 		 "Refuse a page whose counter_value lies more than this in the past, s (uint, 0 = no limit, default 86400)");
 
+static int compat = -1;
+module_param(compat, int, 0444);
+MODULE_PARM_DESC(compat,
+		 "Offer a PTP clock and /dev/vmclockN for chrony, phc2sys, ClockBound: 1 on, 0 off, -1 only on kernels without ptp_vmclock (int, default -1)");
+
 /* |offset| below which the clock counts as locked (STA_UNSYNC clear), ns */
 #define VMCD_LOCK_NS		1000
 /* A page line whose counter_value lies ahead of the counter by more than
@@ -159,6 +164,8 @@ struct vmcd {
 	unsigned int tk_changes;
 	char tk_clock_name[32];
 
+	struct vmcd_compat *compat;	/* NULL when off */
+
 	struct kset *kset;
 	struct kobject kobj;		/* /sys/kernel/vmclock_discipline/vmclockN */
 
@@ -225,6 +232,20 @@ static int vmcd_gtod_notify(struct notifier_block *nb, unsigned long was_set,
 	d->tk_changes++;
 	raw_write_seqcount_end(&d->tk_seq);
 	return NOTIFY_DONE;
+}
+
+/* The timekeeper's clocksource if it is the page's counter, else NULL. */
+static struct clocksource *vmcd_counter_clock(void *ctx)
+{
+	struct vmcd *d = ctx;
+	struct clocksource *cs;
+	unsigned int seq;
+
+	do {
+		seq = read_seqcount_begin(&d->tk_seq);
+		cs = d->tk_on_counter ? (struct clocksource *)d->tk_clock : NULL;
+	} while (read_seqcount_retry(&d->tk_seq, seq));
+	return cs;
 }
 
 /* The counter ticks in the kernel's nominal second, 0 if not our counter. */
@@ -511,6 +532,8 @@ static void vmcd_update(struct vmcd *d)
 		vmcd_refuse(d, "seq_count odd or changing for too long");
 		return;
 	}
+	if (d->compat)
+		vmcd_compat_seen(d->compat, le32_to_cpu(pg.seq_count));
 	d->verdict = vmc_page_validate(&pg, d->page_size, VMCD_COUNTER_ID);
 	if (d->verdict != VMC_PAGE_OK && d->verdict != VMC_PAGE_NO_TIME) {
 		vmcd_refuse(d, vmc_page_verdict_str(d->verdict));
@@ -903,6 +926,19 @@ static int __init vmcd_init(void)
 	if (ret)
 		goto out_kobj;
 
+	if (compat > 0 ||
+	    (compat < 0 && !IS_ENABLED(CONFIG_PTP_1588_CLOCK_VMCLOCK))) {
+		d->compat = vmcd_compat_create(&d->region, d->page,
+					       d->page_size, device_index,
+					       vmcd_counter_clock, d);
+		if (IS_ERR(d->compat)) {
+			ret = PTR_ERR(d->compat);
+			d->compat = NULL;
+			pr_err("compatibility interfaces failed: %d\n", ret);
+			goto out_kobj;
+		}
+	}
+
 	if (d->enabled)
 		vmcd_take_clock();
 	vmcd = d;
@@ -934,6 +970,8 @@ static void __exit vmcd_exit(void)
 
 	WRITE_ONCE(d->stopping, true);
 	cancel_delayed_work_sync(&d->work);
+	if (d->compat)
+		vmcd_compat_destroy(d->compat);
 	pvclock_gtod_unregister_notifier(&d->gtod_nb);
 	mutex_lock(&d->lock);
 	vmcd_release(d);

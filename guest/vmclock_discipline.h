@@ -22,4 +22,17 @@ int vmcd_adjtimex_init(void);
 const char *vmcd_adjtimex_how(void);
 int vmcd_adjtimex(struct __kernel_timex *txc);
 
+/* compat_dev.c: ptp_vmclock's interfaces, for kernels without it */
+struct clocksource;
+struct vmclock_abi;
+struct vmcd_compat;
+
+struct vmcd_compat *vmcd_compat_create(const struct vmcd_region *r,
+				       const struct vmclock_abi *page,
+				       u32 page_size, unsigned int index,
+				       struct clocksource *(*clock)(void *),
+				       void *ctx);
+void vmcd_compat_seen(struct vmcd_compat *c, u32 seq);
+void vmcd_compat_destroy(struct vmcd_compat *c);
+
 #endif /* VMCLOCK_DISCIPLINE_H */

@@ -1,0 +1,339 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * What upstream ptp_vmclock (Linux 6.13+) offers, for kernels without it,
+ * so that chrony (refclock PHC), phc2sys and ClockBound work unchanged:
+ *
+ * - a PTP clock "vmclockN" whose time is the page's, as UTC (as
+ *   ptp_vmclock on 6.13-6.19): gettimex64, and getcrosststamp so that
+ *   PTP_SYS_OFFSET_PRECISE pairs page and system time at one counter value;
+ * - /dev/vmclockN: read() of a seq-consistent copy of the page, a
+ *   read-only mmap() of its one page, and poll() that reports POLLIN when
+ *   seq_count differs from what this file last read (the page is watched
+ *   by the module's update work, so at update_interval_ms granularity).
+ */
+#define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
+
+#include <linux/fs.h>
+#include <linux/io.h>
+#include <linux/miscdevice.h>
+#include <linux/mm.h>
+#include <linux/poll.h>
+#include <linux/ptp_clock_kernel.h>
+#include <linux/slab.h>
+#include <linux/uaccess.h>
+#include <linux/wait.h>
+
+#include "compat.h"
+#include "vmclock_discipline.h"
+#include "vmclock_math.h"
+
+#if defined(CONFIG_X86)
+#include <asm/msr.h>
+#define VMCDC_COUNTER_ID	VMCLOCK_COUNTER_X86_TSC
+static u64 vmcdc_counter(void)
+{
+	return rdtsc_ordered();
+}
+#elif defined(CONFIG_ARM64)
+#include <asm/arch_timer.h>
+#define VMCDC_COUNTER_ID	VMCLOCK_COUNTER_ARM_VCNT
+static u64 vmcdc_counter(void)
+{
+	return __arch_counter_get_cntvct();
+}
+#endif
+
+#define VMCDC_SEQ_TRIES		1000
+
+struct vmcd_compat {
+	const struct vmclock_abi *page;
+	u32 page_size;
+	phys_addr_t phys;
+	struct clocksource *(*clock)(void *ctx);	/* the counter's clocksource */
+	void *ctx;
+
+	struct ptp_clock_info ptp_info;
+	struct ptp_clock *ptp;
+	struct miscdevice misc;
+	char name[16];
+	wait_queue_head_t wq;
+	atomic_t seq;			/* page seq_count last seen by the work */
+};
+
+/* A seq-consistent copy of the page; *@cycles read while it was stable. */
+static int vmcdc_read(struct vmcd_compat *c, struct vmclock_abi *pg,
+		      u64 *cycles, struct ptp_system_timestamp *sts)
+{
+	size_t len = min_t(size_t, c->page_size, sizeof(*pg));
+	unsigned int i;
+	u32 seq;
+
+	memset(pg, 0, sizeof(*pg));
+	for (i = 0; i < VMCDC_SEQ_TRIES; i++) {
+		seq = le32_to_cpu(READ_ONCE(c->page->seq_count));
+		if (seq & 1) {
+			cpu_relax();
+			continue;
+		}
+		virt_rmb();	/* fields after the even seq_count */
+		memcpy(pg, c->page, len);
+		if (cycles) {
+			ptp_read_system_prets(sts);
+			*cycles = vmcdc_counter();
+			ptp_read_system_postts(sts);
+		}
+		virt_rmb();	/* fields before seq_count again */
+		if (le32_to_cpu(READ_ONCE(c->page->seq_count)) == seq)
+			return 0;
+	}
+	return -ETIMEDOUT;
+}
+
+/* The page's UTC at the counter value read with it, as ktime. */
+static int vmcdc_time(struct vmcd_compat *c, ktime_t *t, u64 *cycles,
+		      struct ptp_system_timestamp *sts)
+{
+	struct vmclock_abi pg;
+	struct vmc_line line;
+	struct vmc_ts ts;
+	int ret;
+
+	ret = vmcdc_read(c, &pg, cycles, sts);
+	if (ret)
+		return ret;
+	switch (vmc_page_validate(&pg, c->page_size, VMCDC_COUNTER_ID)) {
+	case VMC_PAGE_OK:
+		break;
+	case VMC_PAGE_NO_TIME:
+		return -ENODEV;
+	default:
+		return -EINVAL;
+	}
+	if (pg.clock_status == VMCLOCK_STATUS_UNRELIABLE ||
+	    pg.time_type == VMCLOCK_TIME_MONOTONIC ||
+	    (pg.time_type == VMCLOCK_TIME_TAI &&
+	     !(le64_to_cpu(pg.flags) & VMCLOCK_FLAG_TAI_OFFSET_VALID)))
+		return -EINVAL;
+	vmc_page_line(&pg, &line);
+	ts = vmc_line_time_at(&line, *cycles);
+	if (pg.time_type == VMCLOCK_TIME_TAI)
+		ts.sec = vmc_tai_to_utc(ts.sec,
+					(s16)le16_to_cpu(pg.tai_offset_sec));
+	*t = ns_to_ktime(vmc_ts_to_ns(ts));
+	return 0;
+}
+
+static int vmcdc_gettimex(struct ptp_clock_info *info, struct timespec64 *ts,
+			  struct ptp_system_timestamp *sts)
+{
+	struct vmcd_compat *c = container_of(info, struct vmcd_compat,
+					     ptp_info);
+	u64 cycles;
+	ktime_t t;
+	int ret = vmcdc_time(c, &t, &cycles, sts);
+
+	if (!ret)
+		*ts = ktime_to_timespec64(t);
+	return ret;
+}
+
+static int vmcdc_crosststamp_fn(ktime_t *device, struct system_counterval_t *sc,
+				void *ctx)
+{
+	struct vmcd_compat *c = ctx;
+	struct clocksource *cs = c->clock(c->ctx);
+	int ret = vmcdc_time(c, device, &sc->cycles, NULL);
+
+	vmcd_counterval_set_cs(sc, cs);
+	return ret ? ret : cs ? 0 : -ENODEV;
+}
+
+static int vmcdc_getcrosststamp(struct ptp_clock_info *info,
+				struct system_device_crosststamp *xts)
+{
+	struct vmcd_compat *c = container_of(info, struct vmcd_compat,
+					     ptp_info);
+
+	return get_device_system_crosststamp(vmcdc_crosststamp_fn, c, NULL,
+					     xts);
+}
+
+/* The page is the host's clock: it cannot be steered from the guest. */
+static int vmcdc_adjfine(struct ptp_clock_info *info, long scaled_ppm)
+{
+	return -EOPNOTSUPP;
+}
+
+static int vmcdc_adjtime(struct ptp_clock_info *info, s64 delta)
+{
+	return -EOPNOTSUPP;
+}
+
+static int vmcdc_settime(struct ptp_clock_info *info,
+			 const struct timespec64 *ts)
+{
+	return -EOPNOTSUPP;
+}
+
+static int vmcdc_enable(struct ptp_clock_info *info,
+			struct ptp_clock_request *rq, int on)
+{
+	return -EOPNOTSUPP;
+}
+
+/* /dev/vmclockN ----------------------------------------------------------- */
+
+struct vmcdc_file {
+	struct vmcd_compat *c;
+	u32 seq;			/* seq_count of the copy last read */
+};
+
+static struct vmcd_compat *vmcdc_of(struct file *f)
+{
+	return container_of(f->private_data, struct vmcd_compat, misc);
+}
+
+static int vmcdc_open(struct inode *inode, struct file *f)
+{
+	struct vmcdc_file *fp = kzalloc(sizeof(*fp), GFP_KERNEL);
+
+	if (!fp)
+		return -ENOMEM;
+	fp->c = vmcdc_of(f);
+	fp->seq = ~0U;
+	f->private_data = fp;
+	return nonseekable_open(inode, f);
+}
+
+static int vmcdc_release(struct inode *inode, struct file *f)
+{
+	kfree(f->private_data);
+	return 0;
+}
+
+static ssize_t vmcdc_fread(struct file *f, char __user *buf, size_t count,
+			   loff_t *ppos)
+{
+	struct vmcdc_file *fp = f->private_data;
+	struct vmclock_abi pg;
+	size_t len = min_t(size_t, fp->c->page_size, sizeof(pg));
+	int ret;
+
+	if (*ppos >= len)
+		return 0;
+	ret = vmcdc_read(fp->c, &pg, NULL, NULL);
+	if (ret)
+		return ret;
+	count = min_t(size_t, count, len - *ppos);
+	if (copy_to_user(buf, (char *)&pg + *ppos, count))
+		return -EFAULT;
+	fp->seq = le32_to_cpu(pg.seq_count);
+	*ppos += count;
+	return count;
+}
+
+static __poll_t vmcdc_poll(struct file *f, poll_table *wait)
+{
+	struct vmcdc_file *fp = f->private_data;
+
+	poll_wait(f, &fp->c->wq, wait);
+	return (u32)atomic_read(&fp->c->seq) != fp->seq ?
+	       EPOLLIN | EPOLLRDNORM : 0;
+}
+
+/* Read-only, one page, and never upgradable to writable by mprotect(). */
+static int vmcdc_mmap(struct file *f, struct vm_area_struct *vma)
+{
+	struct vmcdc_file *fp = f->private_data;
+
+	if ((vma->vm_flags & (VM_READ | VM_WRITE)) != VM_READ)
+		return -EROFS;
+	if (vma->vm_end - vma->vm_start != PAGE_SIZE || vma->vm_pgoff)
+		return -EINVAL;
+	vmcd_vma_clear_maywrite(vma);
+	return io_remap_pfn_range(vma, vma->vm_start,
+				  PHYS_PFN(fp->c->phys), PAGE_SIZE,
+				  vma->vm_page_prot);
+}
+
+static const struct file_operations vmcdc_fops = {
+	.owner = THIS_MODULE,
+	.open = vmcdc_open,
+	.release = vmcdc_release,
+	.read = vmcdc_fread,
+	.poll = vmcdc_poll,
+	.mmap = vmcdc_mmap,
+	.llseek = no_llseek,
+};
+
+/* Setup ----------------------------------------------------------------- */
+
+struct vmcd_compat *vmcd_compat_create(const struct vmcd_region *r,
+				       const struct vmclock_abi *page,
+				       u32 page_size, unsigned int index,
+				       struct clocksource *(*clock)(void *),
+				       void *ctx)
+{
+	struct vmcd_compat *c;
+	int ret;
+
+	c = kzalloc(sizeof(*c), GFP_KERNEL);
+	if (!c)
+		return ERR_PTR(-ENOMEM);
+	c->page = page;
+	c->page_size = page_size;
+	c->phys = r->res.start;
+	c->clock = clock;
+	c->ctx = ctx;
+	init_waitqueue_head(&c->wq);
+	atomic_set(&c->seq, le32_to_cpu(READ_ONCE(page->seq_count)));
+	snprintf(c->name, sizeof(c->name), "vmclock%u", index);
+
+	c->misc.minor = MISC_DYNAMIC_MINOR;
+	c->misc.name = c->name;
+	c->misc.fops = &vmcdc_fops;
+	c->misc.mode = 0444;
+	ret = misc_register(&c->misc);
+	if (ret)
+		goto out_free;
+
+	c->ptp_info = (struct ptp_clock_info){
+		.owner = THIS_MODULE,
+		.max_adj = 0,
+		.adjfine = vmcdc_adjfine,
+		.adjtime = vmcdc_adjtime,
+		.gettimex64 = vmcdc_gettimex,
+		.settime64 = vmcdc_settime,
+		.enable = vmcdc_enable,
+		.getcrosststamp = vmcdc_getcrosststamp,
+	};
+	strscpy(c->ptp_info.name, c->name, sizeof(c->ptp_info.name));
+	c->ptp = ptp_clock_register(&c->ptp_info, NULL);
+	if (IS_ERR(c->ptp)) {
+		ret = PTR_ERR(c->ptp);
+		goto out_misc;
+	}
+	pr_info("compatibility interfaces: /dev/%s and PTP clock %d\n",
+		c->name, ptp_clock_index(c->ptp));
+	return c;
+
+out_misc:
+	misc_deregister(&c->misc);
+out_free:
+	kfree(c);
+	return ERR_PTR(ret);
+}
+
+/* Called by the update work with each page it read: wakes poll()ers. */
+void vmcd_compat_seen(struct vmcd_compat *c, u32 seq)
+{
+	if ((u32)atomic_xchg(&c->seq, seq) != seq)
+		wake_up_interruptible(&c->wq);
+}
+
+void vmcd_compat_destroy(struct vmcd_compat *c)
+{
+	ptp_clock_unregister(c->ptp);
+	misc_deregister(&c->misc);
+	kfree(c);
+}
