@@ -119,7 +119,7 @@ ht_run() {
 	timeout "$QEMU_TIMEOUT" qemu-system-x86_64 -accel tcg -cpu max -smp 1 \
 		-m 512M -nographic -no-reboot -kernel "$vmlinuz" \
 		-initrd "$WORK/initrd.gz" \
-		-append "console=ttyS0 panic=-1 loglevel=4" \
+		-append "console=ttyS0 tsc=reliable panic=-1 loglevel=4" \
 		< /dev/null > "$log" 2>&1
 	ht_tap < "$log"
 	rc=$?
