@@ -54,6 +54,8 @@ uninstall:
 	      /lib/modules/$(KVER)/extra/vmclock_discipline.ko \
 	      /lib/modules/$(KVER)/extra/vmclock_host.ko
 	depmod -a $(KVER)
+	rm -f $(DESTDIR)/usr/local/sbin/vmclockctl \
+	      $(DESTDIR)/usr/local/share/man/man8/vmclockctl.8
 
 checkpatch:
 	tests/checkpatch
