@@ -43,6 +43,11 @@ check-fast:
 demo:
 	tests/vm/demo
 
+# vmclock_discipline against chrony and phc2sys in QEMU (tests/bench/run-bench).
+.PHONY: bench
+bench:
+	tests/bench/run-bench $(BENCH_ARGS)
+
 install: modules tools
 	$(MAKE) -C $(KDIR) M=$(CURDIR) modules_install
 	depmod -a $(KVER)
@@ -68,6 +73,7 @@ help:
 	@echo
 	@echo "  make [all|modules]  build both modules against KDIR=$(KDIR)"
 	@echo "  make demo           boot Debian 12's kernel in QEMU and watch a guest lock to a simulated host"
+	@echo "  make bench          module vs chrony and phc2sys in QEMU: table and plots in tests/bench/out (~20 min; BENCH_ARGS=\"-s migration -r ours,phc2sys\")"
 	@echo "  make check          every test (installs what it needs; root, ~25 min)"
 	@echo "  make check-fast     unit tests, fuzz smoke, build and style only"
 	@echo "  make fuzz           a long libFuzzer run of page validation and time arithmetic"

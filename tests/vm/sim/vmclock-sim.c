@@ -50,7 +50,7 @@ typedef unsigned __int128 u128;
 enum ev_kind {
 	EV_FREQ_STEP, EV_PHASE_JUMP, EV_DISRUPTION, EV_VM_GEN, EV_STATUS,
 	EV_COUNTER_ID, EV_LEAP, EV_MALFORMED, EV_SEQ_STUCK, EV_TORN, EV_STORM,
-	EV_RESTORE,
+	EV_RESTORE, EV_FREQ_RAMP,
 };
 
 struct event {
@@ -96,6 +96,13 @@ static double cycles_per_ns;
 static char malformed[32];
 static double stuck_until = -1, storm_until = -1;
 static volatile sig_atomic_t stop;
+
+/*
+ * Frequency ramp (a host under NTP discipline): the rate moves by
+ * ramp_ppb_per_s, applied at every republish as a phase-continuous new
+ * segment of whole ppb; the fraction is carried over.
+ */
+static double ramp_ppb_per_s, ramp_t, ramp_acc;
 
 static void on_signal(int sig)
 {
@@ -475,6 +482,9 @@ static void parse_scenario(const char *path)
 				e->kind = EV_STORM, e->val = atof(b) * 1e9;
 			else if (!strcmp(k, "restore"))
 				e->kind = EV_RESTORE;
+			else if (!strcmp(k, "freq_ramp_ppb_per_s"))
+				e->kind = EV_FREQ_RAMP,
+				e->val = llround(atof(b) * 1000);
 			else
 				goto bad;
 			sc.nev++;
@@ -541,7 +551,29 @@ static void apply(struct event *e, double t)
 		stuck_until = -1;
 		printf("restore\n");
 		break;
+	case EV_FREQ_RAMP:
+		ramp_ppb_per_s = e->val * 1e-3;
+		ramp_t = t;
+		ramp_acc = 0;
+		printf("freq_ramp_ppb_per_s %.3f\n", ramp_ppb_per_s);
+		break;
 	}
+}
+
+/* Move the rate along the ramp up to @t (called before a republish). */
+static void ramp_apply(double t)
+{
+	int64_t d;
+
+	if (ramp_ppb_per_s == 0)
+		return;
+	ramp_acc += ramp_ppb_per_s * (t - ramp_t);
+	ramp_t = t;
+	d = (int64_t)ramp_acc;
+	if (!d)
+		return;
+	ramp_acc -= d;
+	new_segment(t, d, 0);
 }
 
 int main(int argc, char **argv)
@@ -663,6 +695,7 @@ int main(int argc, char **argv)
 			continue;
 		}
 		if (mono_ns() >= next) {
+			ramp_apply(t);
 			if (stuck_until < 0)
 				publish();
 			next += REPUBLISH_NS;
