@@ -48,6 +48,20 @@ static inline struct clocksource *vmcd_tk_clock(struct timekeeper *tk)
 	return tk->tkr_mono.clock;
 }
 
+/*
+ * ... and its raw rate, mult / 2^shift ns per counter tick: the rate of
+ * CLOCK_MONOTONIC_RAW, against which adjtimex frequencies are realised
+ */
+static inline u32 vmcd_tk_raw_mult(struct timekeeper *tk)
+{
+	return tk->tkr_raw.mult;
+}
+
+static inline u32 vmcd_tk_raw_shift(struct timekeeper *tk)
+{
+	return tk->tkr_raw.shift;
+}
+
 /* ... and its counter ticks per NTP interval (1/NTP_INTERVAL_FREQ s) */
 static inline u64 vmcd_tk_cycle_interval(struct timekeeper *tk)
 {

@@ -160,6 +160,8 @@ struct vmcd {
 	seqcount_t tk_seq;
 	const struct clocksource *tk_clock;
 	u64 tk_cycle_interval;		/* counter ticks per NTP interval */
+	u32 tk_raw_mult;		/* raw rate: mult / 2^shift ns a tick */
+	u32 tk_raw_shift;
 	bool tk_on_counter;		/* clocksource is the page's counter */
 	unsigned int tk_changes;
 	char tk_clock_name[32];
@@ -221,12 +223,16 @@ static int vmcd_gtod_notify(struct notifier_block *nb, unsigned long was_set,
 	struct vmcd *d = container_of(nb, struct vmcd, gtod_nb);
 	struct clocksource *cs = vmcd_tk_clock(priv);
 	u64 interval = vmcd_tk_cycle_interval(priv);
+	u32 mult = vmcd_tk_raw_mult(priv);
 
-	if (cs == d->tk_clock && interval == d->tk_cycle_interval)
+	if (cs == d->tk_clock && interval == d->tk_cycle_interval &&
+	    mult == d->tk_raw_mult)
 		return NOTIFY_DONE;
 	raw_write_seqcount_begin(&d->tk_seq);
 	d->tk_clock = cs;
 	d->tk_cycle_interval = interval;
+	d->tk_raw_mult = mult;
+	d->tk_raw_shift = vmcd_tk_raw_shift(priv);
 	d->tk_on_counter = !strcmp(cs->name, VMCD_CLOCKSOURCE);
 	strscpy(d->tk_clock_name, cs->name, sizeof(d->tk_clock_name));
 	d->tk_changes++;
@@ -248,18 +254,27 @@ static struct clocksource *vmcd_counter_clock(void *ctx)
 	return cs;
 }
 
-/* The counter ticks in the kernel's nominal second, 0 if not our counter. */
-static u64 vmcd_tk_ticks_per_sec(struct vmcd *d, unsigned int *changes)
+/*
+ * About the counter ticks in a second (0 if the timekeeper is not on the
+ * page's counter), and in @raw the clocksource's raw period.
+ */
+static u64 vmcd_tk_ticks_per_sec(struct vmcd *d, unsigned int *changes,
+				 struct vmc_period *raw)
 {
 	unsigned int seq;
+	u32 mult, shift;
 	u64 ticks;
 
 	do {
 		seq = read_seqcount_begin(&d->tk_seq);
 		ticks = d->tk_on_counter ?
 			d->tk_cycle_interval * NTP_INTERVAL_FREQ : 0;
+		mult = d->tk_raw_mult;
+		shift = d->tk_raw_shift;
 		*changes = d->tk_changes;
 	} while (read_seqcount_retry(&d->tk_seq, seq));
+	if (ticks && vmc_period_from_scaled_ns(mult, shift, 1, raw))
+		ticks = 0;
 	return ticks;
 }
 
@@ -520,6 +535,7 @@ static void vmcd_update(struct vmcd *d)
 	struct vmclock_abi pg;
 	struct vmc_line line;
 	struct vmc_ts t;
+	struct vmc_period raw;
 	unsigned int tk1, tk2;
 	u64 ticks, age, maxerr, esterr, flags;
 	s64 offset, page_ns, freq, step;
@@ -527,7 +543,7 @@ static void vmcd_update(struct vmcd *d)
 	enum vmc_servo_action act;
 
 	d->updates++;
-	ticks = vmcd_tk_ticks_per_sec(d, &tk1);
+	ticks = vmcd_tk_ticks_per_sec(d, &tk1, &raw);
 	if (vmcd_read(d, &pg, &snap)) {
 		vmcd_refuse(d, "seq_count odd or changing for too long");
 		return;
@@ -559,7 +575,8 @@ static void vmcd_update(struct vmcd *d)
 	}
 
 	/* The snapshot must come from the page's counter, unchanged. */
-	if (!ticks || vmcd_tk_ticks_per_sec(d, &tk2) != ticks || tk1 != tk2) {
+	if (!ticks || vmcd_tk_ticks_per_sec(d, &tk2, &raw) != ticks ||
+	    tk1 != tk2) {
 		if (d->state != VMCD_WAIT_CLOCKSOURCE)
 			pr_warn("clocksource is %s, not the page's counter (%s): discipline paused\n",
 				d->tk_clock_name, VMCD_CLOCKSOURCE);
@@ -591,7 +608,13 @@ static void vmcd_update(struct vmcd *d)
 	offset = snap.real_ns - page_ns;
 	d->offset_ns = offset;
 	d->page_error = NULL;
-	d->ff_ppb16 = vmc_period_ff_ppb16(&line.period, ticks);
+	/*
+	 * adjtimex frequencies are realised against the raw rate: the
+	 * timekeeper's error feedback pays out the tick's rounding
+	 * remainder (xtime_remainder), so at freq 0 CLOCK_REALTIME runs at
+	 * exactly CLOCK_MONOTONIC_RAW's rate.
+	 */
+	d->ff_ppb16 = vmc_period_diff_ppb16(&line.period, &raw);
 
 	if (!d->enabled) {
 		vmcd_release(d);

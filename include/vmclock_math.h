@@ -188,7 +188,8 @@ void vmc_servo_reset(struct vmc_servo *s);
 
 /*
  * One update: @offset_ns measured at local raw time @t_ns, with the
- * reference's rate @ff_ppb16 (from vmc_period_ff_ppb16()). Returns the
+ * reference's rate @ff_ppb16 relative to the clock's own (e.g. from
+ * vmc_period_diff_ppb16() against the clocksource's raw period). Returns the
  * action and the frequency (ppb16, relative to the clock's nominal rate)
  * to apply until the next update.
  */
