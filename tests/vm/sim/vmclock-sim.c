@@ -94,6 +94,10 @@ static struct segment seg;
 static int64_t host_off;		/* guest TSC - host TSC */
 static double cycles_per_ns;
 static char malformed[32];
+/* counter_value lies this far behind the guest's counter at publication
+ * (negative: ahead, scenario "counter_ahead_ns N"), ns
+ */
+static int64_t anchor_past_ns = PAST_NS;
 static double stuck_until = -1, storm_until = -1;
 static volatile sig_atomic_t stop;
 
@@ -363,7 +367,7 @@ static void write_fields(uint64_t cv, s128 t)
 /* seq odd, barrier, fields, barrier, seq even */
 static void publish(void)
 {
-	uint64_t cv = guest_tsc() - (uint64_t)(PAST_NS * cycles_per_ns);
+	uint64_t cv = guest_tsc() - (uint64_t)(int64_t)(anchor_past_ns * cycles_per_ns);
 	uint32_t seq = page->seq_count;
 
 	if (!(seq & 1))
@@ -444,6 +448,8 @@ static void parse_scenario(const char *path)
 			sc.disruption_marker = strtoull(a, NULL, 0);
 		else if (!strcmp(k, "vm_generation"))
 			sc.vm_generation = strtoull(a, NULL, 0);
+		else if (!strcmp(k, "counter_ahead_ns"))
+			anchor_past_ns = -atoll(a);
 		else if (!strcmp(k, "counter_id"))
 			sc.counter_id = (int)strtol(a, NULL, 0);
 		else if (!strcmp(k, "at")) {
