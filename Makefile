@@ -13,7 +13,7 @@ export KDIR VMCLOCK_CACHE
 VERSION := $(shell sed -n 's/^PACKAGE_VERSION="\{0,1\}\([^"]*\)"\{0,1\}$$/\1/p' dkms.conf)
 
 .PHONY: all modules clean check check-fast demo install uninstall checkpatch \
-	fuzz help tools
+	fuzz help check-matrix tools
 
 all: modules tools
 
@@ -34,6 +34,11 @@ clean:
 # Every test: unit, fuzz smoke, build, style, DKMS, VM scenarios.
 check:
 	tests/run-all
+
+# Other kernels (7.3 with upstream ptp_vmclock, 6.12) and QEMU 10's vmclock
+# device with live migration; downloads cached in VMCLOCK_CACHE.
+check-matrix:
+	tests/matrix/run
 
 # The tests that need no VM and no root (a quick edit-compile loop).
 check-fast:
@@ -76,6 +81,7 @@ help:
 	@echo "  make bench          module vs chrony and phc2sys in QEMU: table and plots in tests/bench/out (~20 min; BENCH_ARGS=\"-s migration -r ours,phc2sys\")"
 	@echo "  make check          every test (installs what it needs; root, ~25 min)"
 	@echo "  make check-fast     unit tests, fuzz smoke, build and style only"
+	@echo "  make check-matrix   7.3 / 6.12 kernels, upstream ptp_vmclock, QEMU 10 vmclock + migration (root, ~20 min)"
 	@echo "  make fuzz           a long libFuzzer run of page validation and time arithmetic"
 	@echo "  make checkpatch     kernel style check of all C sources"
 	@echo "  make tools          build tools/vmclockctl (needs libkmod-dev)"
