@@ -93,9 +93,15 @@ int main(int argc, char **argv)
 
 	while ((opt = getopt(argc, argv, "t:r:q")) != -1) {
 		switch (opt) {
-		case 't': seconds = atof(optarg); break;
-		case 'r': hz = atof(optarg); break;
-		case 'q': quiet = 1; break;
+		case 't':
+			seconds = atof(optarg);
+			break;
+		case 'r':
+			hz = atof(optarg);
+			break;
+		case 'q':
+			quiet = 1;
+			break;
 		default:
 			fprintf(stderr, "usage: ptp-offset [-t S] [-r HZ] [-q] [NAME]\n");
 			return 2;
