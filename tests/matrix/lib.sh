@@ -46,8 +46,13 @@ matrix_apt_setup() {
 		rm -f "$MATRIX_APT/sources.list.new"
 	fi
 	# refresh the indexes at most once a day
+	# (an unreachable archive is fine while older indexes are there)
 	if [ -z "$(find "$MATRIX_APT/updated" -mmin -1440 2>/dev/null)" ]; then
-		matrix_apt get update -q >&2 && touch "$MATRIX_APT/updated"
+		if matrix_apt get update -q >&2; then
+			touch "$MATRIX_APT/updated"
+		else
+			[ -e "$MATRIX_APT/updated" ] || return 1
+		fi
 	fi
 }
 
