@@ -62,6 +62,12 @@ static inline u32 vmcd_tk_raw_shift(struct timekeeper *tk)
 	return tk->tkr_raw.shift;
 }
 
+/* ... the counter value of its last accumulation (on the tick grid) */
+static inline u64 vmcd_tk_cycle_last(struct timekeeper *tk)
+{
+	return tk->tkr_mono.cycle_last;
+}
+
 /* ... and its counter ticks per NTP interval (1/NTP_INTERVAL_FREQ s) */
 static inline u64 vmcd_tk_cycle_interval(struct timekeeper *tk)
 {

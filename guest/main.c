@@ -19,7 +19,9 @@
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
 #include <linux/io.h>
+#include <linux/delay.h>
 #include <linux/kobject.h>
+#include <linux/math64.h>
 #include <linux/module.h>
 #include <linux/mutex.h>
 #include <linux/notifier.h>
@@ -32,6 +34,8 @@
 #include <linux/timekeeper_internal.h>
 #include <linux/timekeeping.h>
 #include <linux/workqueue.h>
+
+#include <asm/timex.h>
 
 #include "compat.h"
 #include "vmclock_discipline.h"
@@ -162,6 +166,7 @@ struct vmcd {
 	u64 tk_cycle_interval;		/* counter ticks per NTP interval */
 	u32 tk_raw_mult;		/* raw rate: mult / 2^shift ns a tick */
 	u32 tk_raw_shift;
+	u64 tk_cycle_last;		/* a point of the accumulation grid */
 	bool tk_on_counter;		/* clocksource is the page's counter */
 	unsigned int tk_changes;
 	char tk_clock_name[32];
@@ -226,9 +231,14 @@ static int vmcd_gtod_notify(struct notifier_block *nb, unsigned long was_set,
 	u32 mult = vmcd_tk_raw_mult(priv);
 
 	if (cs == d->tk_clock && interval == d->tk_cycle_interval &&
-	    mult == d->tk_raw_mult)
+	    mult == d->tk_raw_mult) {
+		raw_write_seqcount_begin(&d->tk_seq);
+		d->tk_cycle_last = vmcd_tk_cycle_last(priv);
+		raw_write_seqcount_end(&d->tk_seq);
 		return NOTIFY_DONE;
+	}
 	raw_write_seqcount_begin(&d->tk_seq);
+	d->tk_cycle_last = vmcd_tk_cycle_last(priv);
 	d->tk_clock = cs;
 	d->tk_cycle_interval = interval;
 	d->tk_raw_mult = mult;
@@ -528,6 +538,51 @@ static bool vmcd_check_disruption(struct vmcd *d, const struct vmclock_abi *pg)
 	return true;
 }
 
+/*
+ * Wait for the timekeeper's next accumulation point. A 6.1 kernel books a
+ * frequency change into ntp_error as delta-mult times the counter ticks
+ * since the last accumulation, and pays that out one mult unit (~150 ppb)
+ * per tick, for seconds after a large change. Accumulations happen on a
+ * fixed grid (cycle_last advances by whole cycle_intervals), so changing
+ * the frequency just after a grid point leaves almost nothing to pay.
+ */
+static void vmcd_align_to_tick(struct vmcd *d)
+{
+	u64 last, interval, partial, prev, wait_ns, deadline;
+	unsigned int seq;
+	u32 mult, shift;
+	bool on;
+
+	do {
+		seq = read_seqcount_begin(&d->tk_seq);
+		on = d->tk_on_counter;
+		last = d->tk_cycle_last;
+		interval = d->tk_cycle_interval;
+		mult = d->tk_raw_mult;
+		shift = d->tk_raw_shift;
+	} while (read_seqcount_retry(&d->tk_seq, seq));
+	if (!on || !interval)
+		return;
+	partial = (get_cycles() - last) % interval;
+	/* already within 1/256 of a tick after a grid point (16 us at HZ=250) */
+	if (partial < interval / 256)
+		return;
+	/* sleep to ~200 us before the grid point, then spin across it */
+	wait_ns = mul_u64_u32_shr(interval - partial, mult, shift);
+	if (wait_ns > 300 * NSEC_PER_USEC)
+		usleep_range(wait_ns / NSEC_PER_USEC - 250,
+			     wait_ns / NSEC_PER_USEC - 200);
+	deadline = get_cycles() + interval;
+	prev = (get_cycles() - last) % interval;
+	while ((s64)(get_cycles() - deadline) < 0) {
+		partial = (get_cycles() - last) % interval;
+		if (partial < prev)
+			return;		/* wrapped: just past the grid point */
+		prev = partial;
+		cpu_relax();
+	}
+}
+
 static void vmcd_update(struct vmcd *d)
 {
 	struct vmc_servo_cfg cfg;
@@ -682,6 +737,7 @@ static void vmcd_update(struct vmcd *d)
 
 	sync = pg.clock_status == VMCLOCK_STATUS_SYNCHRONIZED &&
 	       abs(offset) < VMCD_LOCK_NS;
+	vmcd_align_to_tick(d);
 	if (vmcd_apply(d, &pg, freq, sync, t.sec, maxerr, esterr))
 		return;
 	if (abs(offset) < VMCD_LOCK_NS) {
