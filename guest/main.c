@@ -220,7 +220,8 @@ static DEFINE_RATELIMIT_STATE(vmcd_rs, 10 * HZ, 5);
 
 /*
  * Runs on every timekeeping update with IRQs off under the timekeeper
- * lock: only note which clocksource runs and its cycles per NTP interval.
+ * lock: only note the accumulation point, and which clocksource runs with
+ * its cycles per NTP interval and raw rate.
  */
 static int vmcd_gtod_notify(struct notifier_block *nb, unsigned long was_set,
 			    void *priv)
@@ -230,22 +231,20 @@ static int vmcd_gtod_notify(struct notifier_block *nb, unsigned long was_set,
 	u64 interval = vmcd_tk_cycle_interval(priv);
 	u32 mult = vmcd_tk_raw_mult(priv);
 
-	if (cs == d->tk_clock && interval == d->tk_cycle_interval &&
-	    mult == d->tk_raw_mult) {
-		raw_write_seqcount_begin(&d->tk_seq);
-		d->tk_cycle_last = vmcd_tk_cycle_last(priv);
-		raw_write_seqcount_end(&d->tk_seq);
-		return NOTIFY_DONE;
-	}
+	bool changed = cs != d->tk_clock || interval != d->tk_cycle_interval ||
+		       mult != d->tk_raw_mult;
+
 	raw_write_seqcount_begin(&d->tk_seq);
 	d->tk_cycle_last = vmcd_tk_cycle_last(priv);
-	d->tk_clock = cs;
-	d->tk_cycle_interval = interval;
-	d->tk_raw_mult = mult;
-	d->tk_raw_shift = vmcd_tk_raw_shift(priv);
-	d->tk_on_counter = !strcmp(cs->name, VMCD_CLOCKSOURCE);
-	strscpy(d->tk_clock_name, cs->name, sizeof(d->tk_clock_name));
-	d->tk_changes++;
+	if (changed) {
+		d->tk_clock = cs;
+		d->tk_cycle_interval = interval;
+		d->tk_raw_mult = mult;
+		d->tk_raw_shift = vmcd_tk_raw_shift(priv);
+		d->tk_on_counter = !strcmp(cs->name, VMCD_CLOCKSOURCE);
+		strscpy(d->tk_clock_name, cs->name, sizeof(d->tk_clock_name));
+		d->tk_changes++;
+	}
 	raw_write_seqcount_end(&d->tk_seq);
 	return NOTIFY_DONE;
 }
@@ -291,7 +290,7 @@ static u64 vmcd_tk_ticks_per_sec(struct vmcd *d, unsigned int *changes,
 /* Clock control -------------------------------------------------------- */
 
 /*
- * Frequency @ppb16 relative to the nominal rate as adjtimex fields: the
+ * Frequency @ppb16 relative to the raw rate as adjtimex fields: the
  * tick (100 ppm a unit, +-10%) for the bulk beyond +-400 ppm, freq
  * (ppm * 2^16, +-500 ppm) for the rest.
  */
@@ -503,7 +502,7 @@ static void vmcd_refuse(struct vmcd *d, const char *why)
 }
 
 /* Live migration or snapshot restore: forget everything, resync now. */
-static bool vmcd_check_disruption(struct vmcd *d, const struct vmclock_abi *pg)
+static void vmcd_check_disruption(struct vmcd *d, const struct vmclock_abi *pg)
 {
 	u64 marker = le64_to_cpu(pg->disruption_marker);
 	bool has_gen = le64_to_cpu(pg->flags) &
@@ -522,7 +521,7 @@ static bool vmcd_check_disruption(struct vmcd *d, const struct vmclock_abi *pg)
 	d->have_gen = has_gen;
 	d->vm_gen = gen;
 	if (!changed)
-		return false;
+		return;
 
 	d->disruptions++;
 	vmc_servo_reset(&d->servo);
@@ -535,7 +534,6 @@ static bool vmcd_check_disruption(struct vmcd *d, const struct vmclock_abi *pg)
 	envp[2] = NULL;
 	sysfs_notify(&d->kobj, NULL, "disruptions");
 	kobject_uevent_env(&d->kobj, KOBJ_CHANGE, envp);
-	return true;
 }
 
 /*
