@@ -98,9 +98,4 @@ static inline void vmcd_counterval_set_cs(struct system_counterval_t *sc,
 #endif
 }
 
-/* 6.12 removed no_llseek (it was NULL, the default, all along). */
-#ifndef VMCD_HAVE_NO_LLSEEK
-#define no_llseek NULL
-#endif
-
 #endif /* VMCLOCK_DISCIPLINE_COMPAT_H */

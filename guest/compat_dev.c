@@ -202,7 +202,17 @@ static int vmcdc_open(struct inode *inode, struct file *f)
 	fp->c = vmcdc_of(f);
 	fp->seq = ~0U;
 	f->private_data = fp;
-	return nonseekable_open(inode, f);
+	return 0;
+}
+
+/* Seekable within the page, so a poll()er can pread() it again. */
+static loff_t vmcdc_llseek(struct file *f, loff_t off, int whence)
+{
+	struct vmcdc_file *fp = f->private_data;
+
+	return fixed_size_llseek(f, off, whence,
+				 min_t(size_t, fp->c->page_size,
+				       sizeof(struct vmclock_abi)));
 }
 
 static int vmcdc_release(struct inode *inode, struct file *f)
@@ -263,7 +273,7 @@ static const struct file_operations vmcdc_fops = {
 	.read = vmcdc_fread,
 	.poll = vmcdc_poll,
 	.mmap = vmcdc_mmap,
-	.llseek = no_llseek,
+	.llseek = vmcdc_llseek,
 };
 
 /* Setup ----------------------------------------------------------------- */
