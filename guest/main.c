@@ -738,6 +738,7 @@ static void vmcd_update(struct vmcd *d)
 	vmcd_align_to_tick(d);
 	if (vmcd_apply(d, &pg, freq, sync, t.sec, maxerr, esterr))
 		return;
+	vmc_servo_applied(&d->servo, ktime_get_raw_ns());
 	if (abs(offset) < VMCD_LOCK_NS) {
 		if (!d->synced_once)
 			pr_info("locked to %s: offset %lld ns\n",

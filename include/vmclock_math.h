@@ -172,6 +172,8 @@ struct vmc_servo {
 	__s64 prev_cmd_ppb16;	/* freq applied at prev, relative to nominal */
 	__s64 prev_ff_ppb16;
 	__u64 prev_t_ns;	/* local monotonic raw time of prev sample */
+	__u64 prev_apply_ns;	/* when prev_cmd took effect (>= prev_t_ns) */
+	__s64 older_cmd_ppb16;	/* the command in effect before that */
 	bool prev_clamped;
 	__s64 bias_ppb16;	/* learnt rate error of the local clock */
 };
@@ -198,6 +200,13 @@ enum vmc_servo_action vmc_servo_update(struct vmc_servo *s,
 				       __s64 offset_ns, __s64 ff_ppb16,
 				       __u64 t_ns, __s64 *freq_ppb16,
 				       __s64 *step_ns);
+
+/*
+ * The command of the last update took effect at local raw time @t_ns
+ * (it may be applied a little after its measurement, e.g. on the
+ * kernel's tick grid). Without this call it counts from the measurement.
+ */
+void vmc_servo_applied(struct vmc_servo *s, __u64 t_ns);
 
 /* Frequency to hold when the reference cannot be followed (ppb16). */
 __s64 vmc_servo_holdover(const struct vmc_servo *s, __s64 ff_ppb16);

@@ -440,6 +440,8 @@ void vmc_servo_reset(struct vmc_servo *s)
 	s->prev_cmd_ppb16 = 0;
 	s->prev_ff_ppb16 = 0;
 	s->prev_t_ns = 0;
+	s->prev_apply_ns = 0;
+	s->older_cmd_ppb16 = 0;
 	s->prev_clamped = false;
 	s->bias_ppb16 = 0;
 }
@@ -467,10 +469,19 @@ enum vmc_servo_action vmc_servo_update(struct vmc_servo *s,
 	    (s->prev_offset_ns < 0 ? -s->prev_offset_ns : s->prev_offset_ns) <
 	    VMC_SERVO_BIAS_LEARN_NS) {
 		__u64 dt = t_ns - s->prev_t_ns;
-		/* where the previous command should have brought us (ns) */
+		__u64 late = s->prev_apply_ns > s->prev_t_ns &&
+			     s->prev_apply_ns < t_ns ?
+			     s->prev_apply_ns - s->prev_t_ns : 0;
+		/*
+		 * Where the commands should have brought us (ns): the older
+		 * one until the previous took effect, then the previous one.
+		 */
 		__s64 pred = s->prev_offset_ns +
+			     vmc_muldiv_s64(s->older_cmd_ppb16 -
+					    s->prev_ff_ppb16, late,
+					    VMC_PPB16_PER_UNIT) +
 			     vmc_muldiv_s64(s->prev_cmd_ppb16 - s->prev_ff_ppb16,
-					    dt, VMC_PPB16_PER_UNIT);
+					    dt - late, VMC_PPB16_PER_UNIT);
 		/*
 		 * Positive: the clock ran faster than commanded. The command
 		 * already held -bias, so this is the whole rate error d, not
@@ -493,13 +504,22 @@ enum vmc_servo_action vmc_servo_update(struct vmc_servo *s,
 	cmd = vmc_clamp_s64(ff_ppb16 - s->bias_ppb16 + p,
 			    -VMC_SERVO_FREQ_MAX_PPB16, VMC_SERVO_FREQ_MAX_PPB16);
 
+	/* until vmc_servo_applied() says otherwise, cmd acts from now on */
+	s->older_cmd_ppb16 = s->have_prev ? s->prev_cmd_ppb16 : cmd;
 	s->have_prev = true;
 	s->prev_offset_ns = offset_ns;
 	s->prev_cmd_ppb16 = cmd;
 	s->prev_ff_ppb16 = ff_ppb16;
 	s->prev_t_ns = t_ns;
+	s->prev_apply_ns = t_ns;
 	*freq_ppb16 = cmd;
 	return VMC_SERVO_SLEW;
+}
+
+void vmc_servo_applied(struct vmc_servo *s, __u64 t_ns)
+{
+	if (s->have_prev && t_ns >= s->prev_t_ns)
+		s->prev_apply_ns = t_ns;
 }
 
 __s64 vmc_servo_holdover(const struct vmc_servo *s, __s64 ff_ppb16)
