@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "vmclock_math.h"
+#include "tap.h"
 
 typedef unsigned __int128 u128;
 typedef __int128 s128;
@@ -26,22 +27,6 @@ typedef __int128 s128;
 #define MAX_DIAG 5	/* mismatches printed per random check */
 
 /* TAP ------------------------------------------------------------------- */
-
-static int tap_n, tap_failed;
-
-static int tap(int ok, const char *fmt, ...)
-{
-	va_list ap;
-
-	printf("%sok %d - ", ok ? "" : "not ", ++tap_n);
-	va_start(ap, fmt);
-	vprintf(fmt, ap);
-	va_end(ap);
-	putchar('\n');
-	if (!ok)
-		tap_failed++;
-	return ok;
-}
 
 static void diag(const char *fmt, ...)
 {

@@ -32,6 +32,7 @@
 #include <unistd.h>
 
 #include "vmclock_math.h"
+#include "tap.h"
 
 #define HZ		250
 #define TICK_S		(1.0L / HZ)
@@ -41,21 +42,7 @@
 #define JITTER_S	0.002L
 #define PPB16		(1e9L * 65536)	/* ppb16 per unit of relative rate */
 
-static int tap_n, tap_failed, verbose;
-
-static int tap(int ok, const char *fmt, ...)
-{
-	va_list ap;
-
-	printf("%sok %d - ", ok ? "" : "not ", ++tap_n);
-	va_start(ap, fmt);
-	vprintf(fmt, ap);
-	va_end(ap);
-	putchar('\n');
-	if (!ok)
-		tap_failed++;
-	return ok;
-}
+static int verbose;
 
 static unsigned long long rng_state;
 

@@ -9,22 +9,7 @@
 #include <string.h>
 
 #include "vmclock_math.h"
-
-static int tap_n, tap_failed;
-
-static int tap(int ok, const char *fmt, ...)
-{
-	va_list ap;
-
-	printf("%sok %d - ", ok ? "" : "not ", ++tap_n);
-	va_start(ap, fmt);
-	vprintf(fmt, ap);
-	va_end(ap);
-	putchar('\n');
-	if (!ok)
-		tap_failed++;
-	return ok;
-}
+#include "tap.h"
 
 #define CPU_COUNTER	VMCLOCK_COUNTER_X86_TSC
 #define REGION		4096
