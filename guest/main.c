@@ -72,10 +72,10 @@ module_param(step_after_sync, bool, 0444);
 MODULE_PARM_DESC(step_after_sync,
 		 "Allow steps after the first synchronisation; N steps only at start and after a disruption (bool, default Y)");
 
-static unsigned int slew_max_ppm = 1000;
+static unsigned int slew_max_ppm = 5000;
 module_param(slew_max_ppm, uint, 0444);
 MODULE_PARM_DESC(slew_max_ppm,
-		 "Largest frequency offset used to slew the phase, ppm (uint, 1..50000, default 1000)");
+		 "Largest frequency offset used to slew the phase, ppm (uint, 1..50000, default 5000)");
 
 static unsigned int update_interval_ms = 100;
 module_param(update_interval_ms, uint, 0444);
