@@ -72,10 +72,15 @@ module_param(step_after_sync, bool, 0444);
 MODULE_PARM_DESC(step_after_sync,
 		 "Allow steps after the first synchronisation; N steps only at start and after a disruption (bool, default Y)");
 
-static unsigned int slew_max_ppm = 5000;
+static unsigned int slew_max_ppm = 1000;
 module_param(slew_max_ppm, uint, 0444);
 MODULE_PARM_DESC(slew_max_ppm,
-		 "Largest frequency offset used to slew the phase, ppm (uint, 1..50000, default 5000)");
+		 "Largest frequency offset used to slew the phase, ppm (uint, 1..50000, default 1000)");
+
+static unsigned int resync_slew_max_ppm = 5000;
+module_param(resync_slew_max_ppm, uint, 0444);
+MODULE_PARM_DESC(resync_slew_max_ppm,
+		 "slew_max_ppm from a disruption until the next lock, ppm (uint, 1..50000, default 5000)");
 
 static unsigned int update_interval_ms = 100;
 module_param(update_interval_ms, uint, 0444);
@@ -182,6 +187,7 @@ struct vmcd {
 	bool step_after_sync;
 	u64 step_threshold_ns;
 	u32 slew_max_ppm;
+	u32 resync_slew_max_ppm;
 	u32 interval_ms;
 
 	struct vmc_servo servo;
@@ -191,6 +197,7 @@ struct vmcd {
 	bool applied;			/* we have set the clock's frequency */
 	bool synced_once;
 	bool resync;			/* after a disruption: may step once */
+	bool fast_slew;			/* from a disruption to the next lock */
 	unsigned int leap_guard;
 	bool have_marker;
 	u64 marker;
@@ -526,6 +533,7 @@ static void vmcd_check_disruption(struct vmcd *d, const struct vmclock_abi *pg)
 	d->disruptions++;
 	vmc_servo_reset(&d->servo);
 	d->resync = true;
+	d->fast_slew = true;
 	pr_info("%s: disruption %llu (marker %llu, generation %llu): resynchronising\n",
 		d->region.name, d->disruptions, marker, gen);
 	snprintf(count, sizeof(count), "DISRUPTIONS=%llu", d->disruptions);
@@ -698,7 +706,13 @@ static void vmcd_update(struct vmcd *d)
 
 	cfg.step_threshold_ns = d->step_threshold_ns;
 	cfg.allow_step = d->step_after_sync || !d->synced_once || d->resync;
-	cfg.slew_max_ppb16 = (s64)d->slew_max_ppm * 1000 * VMC_PPB16_PER_PPB;
+	/*
+	 * After a disruption the clock is known to be far off: slewing
+	 * faster re-locks sooner, at the price of a few seconds of
+	 * ntp_error payout (docs/guest.md) once locked.
+	 */
+	cfg.slew_max_ppb16 = (s64)(d->fast_slew ? d->resync_slew_max_ppm :
+				   d->slew_max_ppm) * 1000 * VMC_PPB16_PER_PPB;
 	cfg.interval_ns = (u64)d->interval_ms * NSEC_PER_MSEC;
 	act = vmc_servo_update(&d->servo, &cfg, offset, d->ff_ppb16,
 			       snap.raw_ns, &freq, &step);
@@ -744,6 +758,7 @@ static void vmcd_update(struct vmcd *d)
 			pr_info("locked to %s: offset %lld ns\n",
 				d->region.name, offset);
 		d->synced_once = true;
+		d->fast_slew = false;
 		vmcd_set_state(d, VMCD_LOCKED);
 	} else {
 		vmcd_set_state(d, VMCD_SYNCING);
@@ -845,6 +860,7 @@ static struct kobj_attribute name##_attr = __ATTR_RW(name)
 
 VMCD_RW(step_threshold_ns, u64, 1000, U64_MAX, step_threshold_ns);
 VMCD_RW(slew_max_ppm, u32, 1, 50000, slew_max_ppm);
+VMCD_RW(resync_slew_max_ppm, u32, 1, 50000, resync_slew_max_ppm);
 VMCD_RW(update_interval_ms, u32, 10, 10000, interval_ms);
 
 static ssize_t enabled_show(struct kobject *kobj, struct kobj_attribute *attr,
@@ -921,6 +937,7 @@ static struct attribute *vmcd_attrs[] = {
 	&step_threshold_ns_attr.attr,
 	&step_after_sync_attr.attr,
 	&slew_max_ppm_attr.attr,
+	&resync_slew_max_ppm_attr.attr,
 	&update_interval_ms_attr.attr,
 	NULL,
 };
@@ -944,7 +961,8 @@ static int __init vmcd_init(void)
 	struct vmcd *d;
 	int ret;
 
-	if (!slew_max_ppm || slew_max_ppm > 50000 || update_interval_ms < 10 ||
+	if (!slew_max_ppm || slew_max_ppm > 50000 || !resync_slew_max_ppm ||
+	    resync_slew_max_ppm > 50000 || update_interval_ms < 10 ||
 	    update_interval_ms > 10000 || step_threshold_ns < 1000) {
 		pr_err("parameter out of range: see modinfo\n");
 		return -EINVAL;
@@ -964,6 +982,7 @@ static int __init vmcd_init(void)
 	d->step_after_sync = step_after_sync;
 	d->step_threshold_ns = step_threshold_ns;
 	d->slew_max_ppm = slew_max_ppm;
+	d->resync_slew_max_ppm = resync_slew_max_ppm;
 	d->interval_ms = update_interval_ms;
 	d->state = VMCD_STARTING;
 

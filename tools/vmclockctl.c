@@ -280,6 +280,7 @@ static const struct attr {
 	{ "step_threshold_ns", T_INT, "Step threshold", "ns" },
 	{ "step_after_sync", T_INT, "Step after sync", NULL },
 	{ "slew_max_ppm", T_INT, "Slew max", "ppm" },
+	{ "resync_slew_max_ppm", T_INT, "Resync slew max", "ppm" },
 	{ "update_interval_ms", T_INT, "Update interval", "ms" },
 };
 
@@ -812,6 +813,7 @@ static const struct knob {
 	{ "step_threshold_ns", false, 1000, ULLONG_MAX },
 	{ "step_after_sync", true, 0, 1 },
 	{ "slew_max_ppm", false, 1, 50000 },
+	{ "resync_slew_max_ppm", false, 1, 50000 },
 	{ "update_interval_ms", false, 10, 10000 },
 	{ "enabled", true, 0, 1 },
 };
@@ -942,6 +944,8 @@ static const struct param {
 	{ GUEST_MOD, "step_threshold_ns", false, 1000, ULLONG_MAX },
 	{ GUEST_MOD, "step_after_sync", true, 0, 1 },
 	{ GUEST_MOD, "slew_max_ppm", false, 1, 50000 },
+	{ GUEST_MOD, "resync_slew_max_ppm", false, 1, 50000 },
+	{ GUEST_MOD, "compat", false, 0, 1 },
 	{ GUEST_MOD, "update_interval_ms", false, 10, 10000 },
 	{ GUEST_MOD, "max_extrapolation_s", false, 0, UINT_MAX },
 	{ HOST_MOD, "ntp_poll_ms", false, 10, UINT_MAX },
@@ -1128,7 +1132,8 @@ static void help_text(FILE *f)
 "  unload [guest|host]            unload a module\n"
 "  set KNOB VALUE                 write a runtime knob of the guest discipline:\n"
 "                                 step_threshold_ns (>= 1000), step_after_sync (0/1/y/n),\n"
-"                                 slew_max_ppm (1..50000), update_interval_ms (10..10000),\n"
+"                                 slew_max_ppm (1..50000), resync_slew_max_ppm (1..50000),\n"
+"                                 update_interval_ms (10..10000),\n"
 "                                 enabled (0/1/y/n)\n"
 "\n"
 "Options:\n"
