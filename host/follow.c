@@ -114,8 +114,13 @@ static int vmch_gtod_notify(struct notifier_block *nb, unsigned long was_set,
 	      (s64)(tk->tkr_mono.xtime_nsec << tk->ntp_error_shift);
 	if (ntp_error) {
 		now += tk->ntp_error;
+#ifdef VMCD_HAVE_TK_XTIME_REMAINDER
 		tick = tk->ntp_tick -
 		       (tk->xtime_remainder << tk->ntp_error_shift);
+#else
+		/* 7.x folds the remainder into ntp_tick (cs_tick_adj) */
+		tick = tk->ntp_tick;
+#endif
 	} else {
 		/* the clock as realised: mult per tick, exact until it moves */
 		tick = tk->xtime_interval << tk->ntp_error_shift;

@@ -483,9 +483,13 @@ static int vmch_mmap(struct file *f, struct vm_area_struct *vma)
 		return -EINVAL;
 	if (vma->vm_flags & VM_WRITE)
 		return -EPERM;
-	/* 6.1: kernels from 6.3 on need vm_flags_mod() here */
+	/* never mprotect()able to writable, never grown, never dumped */
+#ifdef VMCD_HAVE_VM_FLAGS_CLEAR
+	vm_flags_mod(vma, VM_DONTEXPAND | VM_DONTDUMP, VM_MAYWRITE);
+#else
 	vma->vm_flags &= ~VM_MAYWRITE;
 	vma->vm_flags |= VM_DONTEXPAND | VM_DONTDUMP;
+#endif
 	return vm_insert_page(vma, vma->vm_start, v->page);
 }
 
