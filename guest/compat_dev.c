@@ -43,8 +43,6 @@ static u64 vmcdc_counter(void)
 }
 #endif
 
-#define VMCDC_SEQ_TRIES		1000
-
 struct vmcd_compat {
 	const struct vmclock_abi *page;
 	u32 page_size;
@@ -60,33 +58,28 @@ struct vmcd_compat {
 	atomic_t seq;			/* page seq_count last seen by the work */
 };
 
-/* A seq-consistent copy of the page; *@cycles read while it was stable. */
+/* The counter read with its system timestamps, inside a stable page. */
+struct vmcdc_sample {
+	u64 *cycles;
+	struct ptp_system_timestamp *sts;
+};
+
+static void vmcdc_sample_cb(void *arg)
+{
+	struct vmcdc_sample *smp = arg;
+
+	ptp_read_system_prets(smp->sts);
+	*smp->cycles = vmcdc_counter();
+	ptp_read_system_postts(smp->sts);
+}
+
 static int vmcdc_read(struct vmcd_compat *c, struct vmclock_abi *pg,
 		      u64 *cycles, struct ptp_system_timestamp *sts)
 {
-	size_t len = min_t(size_t, c->page_size, sizeof(*pg));
-	unsigned int i;
-	u32 seq;
+	struct vmcdc_sample smp = { cycles, sts };
 
-	memset(pg, 0, sizeof(*pg));
-	for (i = 0; i < VMCDC_SEQ_TRIES; i++) {
-		seq = le32_to_cpu(READ_ONCE(c->page->seq_count));
-		if (seq & 1) {
-			cpu_relax();
-			continue;
-		}
-		virt_rmb();	/* fields after the even seq_count */
-		memcpy(pg, c->page, len);
-		if (cycles) {
-			ptp_read_system_prets(sts);
-			*cycles = vmcdc_counter();
-			ptp_read_system_postts(sts);
-		}
-		virt_rmb();	/* fields before seq_count again */
-		if (le32_to_cpu(READ_ONCE(c->page->seq_count)) == seq)
-			return 0;
-	}
-	return -ETIMEDOUT;
+	return vmcd_page_read(c->page, c->page_size, pg,
+			      cycles ? vmcdc_sample_cb : NULL, &smp);
 }
 
 /* The page's UTC at the counter value read with it, as ktime. */

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * Finding the vmclock region through firmware.
+ * Finding the vmclock region through firmware, and reading its page.
  *
  * The module never binds the device: on kernels with ptp_vmclock that
  * driver owns it, and two drivers cannot bind one device. Reading the
@@ -12,7 +12,9 @@
 #include <linux/acpi.h>
 #include <linux/of.h>
 #include <linux/of_address.h>
+#include <linux/string.h>
 
+#include "vmclock_abi.h"
 #include "vmclock_discipline.h"
 
 #ifdef CONFIG_ACPI
@@ -110,4 +112,30 @@ int vmcd_find_region(unsigned int index, struct vmcd_region *region)
 	if (ret == -ENODEV)
 		ret = vmcd_find_of(&index, region);
 	return ret;
+}
+
+int vmcd_page_read(const struct vmclock_abi *page, u32 size,
+		   struct vmclock_abi *copy, void (*sample)(void *arg),
+		   void *arg)
+{
+	size_t len = min_t(size_t, size, sizeof(*copy));
+	unsigned int i;
+	u32 seq;
+
+	memset(copy, 0, sizeof(*copy));
+	for (i = 0; i < 1000; i++) {
+		seq = le32_to_cpu(READ_ONCE(page->seq_count));
+		if (seq & 1) {
+			cpu_relax();
+			continue;
+		}
+		virt_rmb();	/* fields after the even seq_count */
+		memcpy(copy, page, len);
+		if (sample)
+			sample(arg);
+		virt_rmb();	/* fields before seq_count again */
+		if (le32_to_cpu(READ_ONCE(page->seq_count)) == seq)
+			return 0;
+	}
+	return -ETIMEDOUT;
 }

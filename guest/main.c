@@ -108,7 +108,6 @@ MODULE_PARM_DESC(compat,
 #define VMCD_TIME_FLOOR_S	1577836800LL
 /* Longest a leap second transient (|offset| = 1 s) is sat out, updates */
 #define VMCD_LEAP_GUARD_MAX	40
-#define VMCD_SEQ_TRIES		1000
 
 enum vmcd_state {
 	VMCD_STARTING,
@@ -451,32 +450,9 @@ static void vmcd_take_clock(void)
 
 /* Page ----------------------------------------------------------------- */
 
-/*
- * A seq-consistent copy of the page and a snapshot taken while it was
- * stable. -EBUSY if the producer kept it odd or changing for too long.
- */
-static int vmcd_read(struct vmcd *d, struct vmclock_abi *pg,
-		     struct vmcd_snap *snap)
+static void vmcd_snapshot_cb(void *snap)
 {
-	size_t len = min_t(size_t, d->page_size, sizeof(*pg));
-	unsigned int i;
-	u32 seq;
-
-	memset(pg, 0, sizeof(*pg));
-	for (i = 0; i < VMCD_SEQ_TRIES; i++) {
-		seq = le32_to_cpu(READ_ONCE(d->page->seq_count));
-		if (seq & 1) {
-			cpu_relax();
-			continue;
-		}
-		virt_rmb();	/* fields after the even seq_count */
-		memcpy(pg, d->page, len);
-		vmcd_get_snapshot(snap);
-		virt_rmb();	/* fields before seq_count again */
-		if (le32_to_cpu(READ_ONCE(d->page->seq_count)) == seq)
-			return 0;
-	}
-	return -EBUSY;
+	vmcd_get_snapshot(snap);
 }
 
 static void vmcd_set_state(struct vmcd *d, enum vmcd_state s)
@@ -605,7 +581,8 @@ static void vmcd_update(struct vmcd *d)
 
 	d->updates++;
 	ticks = vmcd_tk_ticks_per_sec(d, &tk1, &raw);
-	if (vmcd_read(d, &pg, &snap)) {
+	if (vmcd_page_read(d->page, d->page_size, &pg, vmcd_snapshot_cb,
+			   &snap)) {
 		vmcd_refuse(d, "seq_count odd or changing for too long");
 		return;
 	}

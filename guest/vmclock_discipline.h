@@ -17,6 +17,17 @@ struct vmcd_region {
 
 int vmcd_find_region(unsigned int index, struct vmcd_region *region);
 
+struct vmclock_abi;
+
+/*
+ * A seq-consistent copy of the @size-byte page at @page into @copy, with
+ * @sample(@arg) run while the page was seen stable (e.g. a counter read).
+ * -ETIMEDOUT if the producer kept it odd or changing for 1000 tries.
+ */
+int vmcd_page_read(const struct vmclock_abi *page, u32 size,
+		   struct vmclock_abi *copy, void (*sample)(void *arg),
+		   void *arg);
+
 /* adjtimex.c: how this module reaches the kernel's adjtimex machinery */
 int vmcd_adjtimex_init(void);
 const char *vmcd_adjtimex_how(void);
@@ -24,7 +35,6 @@ int vmcd_adjtimex(struct __kernel_timex *txc);
 
 /* compat_dev.c: ptp_vmclock's interfaces, for kernels without it */
 struct clocksource;
-struct vmclock_abi;
 struct vmcd_compat;
 
 struct vmcd_compat *vmcd_compat_create(const struct vmcd_region *r,
