@@ -37,19 +37,10 @@
 
 #include <asm/timex.h>
 
-#include "compat.h"
+#include "counter.h"
+#include "kshim.h"
 #include "vmclock_discipline.h"
 #include "vmclock_math.h"
-
-#if defined(CONFIG_X86)
-#define VMCD_COUNTER_ID		VMCLOCK_COUNTER_X86_TSC
-#define VMCD_CLOCKSOURCE	"tsc"
-#elif defined(CONFIG_ARM64)
-#define VMCD_COUNTER_ID		VMCLOCK_COUNTER_ARM_VCNT
-#define VMCD_CLOCKSOURCE	"arch_sys_counter"
-#else
-#error "vmclock_discipline supports x86-64 and arm64"
-#endif
 
 /* Module parameters: the initial values of the sysfs knobs. */
 static unsigned int device_index;
@@ -175,7 +166,7 @@ struct vmcd {
 	unsigned int tk_changes;
 	char tk_clock_name[32];
 
-	struct vmcd_compat *compat;	/* NULL when off */
+	struct vmcd_lookalike *lookalike;	/* NULL when off */
 
 	struct kset *kset;
 	struct kobject kobj;		/* /sys/kernel/vmclock_discipline/vmclockN */
@@ -586,8 +577,8 @@ static void vmcd_update(struct vmcd *d)
 		vmcd_refuse(d, "seq_count odd or changing for too long");
 		return;
 	}
-	if (d->compat)
-		vmcd_compat_seen(d->compat, le32_to_cpu(pg.seq_count));
+	if (d->lookalike)
+		vmcd_lookalike_seen(d->lookalike, le32_to_cpu(pg.seq_count));
 	d->verdict = vmc_page_validate(&pg, d->page_size, VMCD_COUNTER_ID);
 	if (d->verdict != VMC_PAGE_OK && d->verdict != VMC_PAGE_NO_TIME) {
 		vmcd_refuse(d, vmc_page_verdict_str(d->verdict));
@@ -1002,12 +993,12 @@ static int __init vmcd_init(void)
 
 	if (compat > 0 ||
 	    (compat < 0 && !IS_ENABLED(CONFIG_PTP_1588_CLOCK_VMCLOCK))) {
-		d->compat = vmcd_compat_create(&d->region, d->page,
+		d->lookalike = vmcd_lookalike_create(&d->region, d->page,
 					       d->page_size, device_index,
 					       vmcd_counter_clock, d);
-		if (IS_ERR(d->compat)) {
-			ret = PTR_ERR(d->compat);
-			d->compat = NULL;
+		if (IS_ERR(d->lookalike)) {
+			ret = PTR_ERR(d->lookalike);
+			d->lookalike = NULL;
 			pr_err("compatibility interfaces failed: %d\n", ret);
 			goto out_kobj;
 		}
@@ -1044,8 +1035,8 @@ static void __exit vmcd_exit(void)
 
 	WRITE_ONCE(d->stopping, true);
 	cancel_delayed_work_sync(&d->work);
-	if (d->compat)
-		vmcd_compat_destroy(d->compat);
+	if (d->lookalike)
+		vmcd_lookalike_destroy(d->lookalike);
 	pvclock_gtod_unregister_notifier(&d->gtod_nb);
 	mutex_lock(&d->lock);
 	vmcd_release(d);

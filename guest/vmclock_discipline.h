@@ -33,16 +33,17 @@ int vmcd_adjtimex_init(void);
 const char *vmcd_adjtimex_how(void);
 int vmcd_adjtimex(struct __kernel_timex *txc);
 
-/* compat_dev.c: ptp_vmclock's interfaces, for kernels without it */
+/* lookalike.c: look-alikes of ptp_vmclock's interfaces (PTP clock, /dev/vmclockN),
+ * for kernels without it. (kshim.h holds the kernel-version shims.) */
 struct clocksource;
-struct vmcd_compat;
+struct vmcd_lookalike;
 
-struct vmcd_compat *vmcd_compat_create(const struct vmcd_region *r,
-				       const struct vmclock_abi *page,
-				       u32 page_size, unsigned int index,
-				       struct clocksource *(*clock)(void *),
-				       void *ctx);
-void vmcd_compat_seen(struct vmcd_compat *c, u32 seq);
-void vmcd_compat_destroy(struct vmcd_compat *c);
+struct vmcd_lookalike *vmcd_lookalike_create(const struct vmcd_region *r,
+					     const struct vmclock_abi *page,
+					     u32 page_size, unsigned int index,
+					     struct clocksource *(*clock)(void *),
+					     void *ctx);
+void vmcd_lookalike_seen(struct vmcd_lookalike *c, u32 seq);
+void vmcd_lookalike_destroy(struct vmcd_lookalike *c);
 
 #endif /* VMCLOCK_DISCIPLINE_H */

@@ -23,27 +23,13 @@
 #include <linux/uaccess.h>
 #include <linux/wait.h>
 
-#include "compat.h"
+#include "counter.h"
+#include "kshim.h"
 #include "vmclock_discipline.h"
 #include "vmclock_math.h"
 
-#if defined(CONFIG_X86)
-#include <asm/msr.h>
-#define VMCDC_COUNTER_ID	VMCLOCK_COUNTER_X86_TSC
-static u64 vmcdc_counter(void)
-{
-	return rdtsc_ordered();
-}
-#elif defined(CONFIG_ARM64)
-#include <asm/arch_timer.h>
-#define VMCDC_COUNTER_ID	VMCLOCK_COUNTER_ARM_VCNT
-static u64 vmcdc_counter(void)
-{
-	return __arch_counter_get_cntvct();
-}
-#endif
 
-struct vmcd_compat {
+struct vmcd_lookalike {
 	const struct vmclock_abi *page;
 	u32 page_size;
 	phys_addr_t phys;
@@ -69,11 +55,11 @@ static void vmcdc_sample_cb(void *arg)
 	struct vmcdc_sample *smp = arg;
 
 	ptp_read_system_prets(smp->sts);
-	*smp->cycles = vmcdc_counter();
+	*smp->cycles = vmcd_counter_read();
 	ptp_read_system_postts(smp->sts);
 }
 
-static int vmcdc_read(struct vmcd_compat *c, struct vmclock_abi *pg,
+static int vmcdc_read(struct vmcd_lookalike *c, struct vmclock_abi *pg,
 		      u64 *cycles, struct ptp_system_timestamp *sts)
 {
 	struct vmcdc_sample smp = { cycles, sts };
@@ -83,7 +69,7 @@ static int vmcdc_read(struct vmcd_compat *c, struct vmclock_abi *pg,
 }
 
 /* The page's UTC at the counter value read with it, as ktime. */
-static int vmcdc_time(struct vmcd_compat *c, ktime_t *t, u64 *cycles,
+static int vmcdc_time(struct vmcd_lookalike *c, ktime_t *t, u64 *cycles,
 		      struct ptp_system_timestamp *sts)
 {
 	struct vmclock_abi pg;
@@ -94,7 +80,7 @@ static int vmcdc_time(struct vmcd_compat *c, ktime_t *t, u64 *cycles,
 	ret = vmcdc_read(c, &pg, cycles, sts);
 	if (ret)
 		return ret;
-	switch (vmc_page_validate(&pg, c->page_size, VMCDC_COUNTER_ID)) {
+	switch (vmc_page_validate(&pg, c->page_size, VMCD_COUNTER_ID)) {
 	case VMC_PAGE_OK:
 		break;
 	case VMC_PAGE_NO_TIME:
@@ -119,7 +105,7 @@ static int vmcdc_time(struct vmcd_compat *c, ktime_t *t, u64 *cycles,
 static int vmcdc_gettimex(struct ptp_clock_info *info, struct timespec64 *ts,
 			  struct ptp_system_timestamp *sts)
 {
-	struct vmcd_compat *c = container_of(info, struct vmcd_compat,
+	struct vmcd_lookalike *c = container_of(info, struct vmcd_lookalike,
 					     ptp_info);
 	u64 cycles;
 	ktime_t t;
@@ -133,7 +119,7 @@ static int vmcdc_gettimex(struct ptp_clock_info *info, struct timespec64 *ts,
 static int vmcdc_crosststamp_fn(ktime_t *device, struct system_counterval_t *sc,
 				void *ctx)
 {
-	struct vmcd_compat *c = ctx;
+	struct vmcd_lookalike *c = ctx;
 	struct clocksource *cs = c->clock(c->ctx);
 	int ret = vmcdc_time(c, device, &sc->cycles, NULL);
 
@@ -144,7 +130,7 @@ static int vmcdc_crosststamp_fn(ktime_t *device, struct system_counterval_t *sc,
 static int vmcdc_getcrosststamp(struct ptp_clock_info *info,
 				struct system_device_crosststamp *xts)
 {
-	struct vmcd_compat *c = container_of(info, struct vmcd_compat,
+	struct vmcd_lookalike *c = container_of(info, struct vmcd_lookalike,
 					     ptp_info);
 
 	return get_device_system_crosststamp(vmcdc_crosststamp_fn, c, NULL,
@@ -177,13 +163,13 @@ static int vmcdc_enable(struct ptp_clock_info *info,
 /* /dev/vmclockN ----------------------------------------------------------- */
 
 struct vmcdc_file {
-	struct vmcd_compat *c;
+	struct vmcd_lookalike *c;
 	u32 seq;			/* seq_count of the copy last read */
 };
 
-static struct vmcd_compat *vmcdc_of(struct file *f)
+static struct vmcd_lookalike *vmcdc_of(struct file *f)
 {
-	return container_of(f->private_data, struct vmcd_compat, misc);
+	return container_of(f->private_data, struct vmcd_lookalike, misc);
 }
 
 static int vmcdc_open(struct inode *inode, struct file *f)
@@ -271,13 +257,13 @@ static const struct file_operations vmcdc_fops = {
 
 /* Setup ----------------------------------------------------------------- */
 
-struct vmcd_compat *vmcd_compat_create(const struct vmcd_region *r,
-				       const struct vmclock_abi *page,
-				       u32 page_size, unsigned int index,
-				       struct clocksource *(*clock)(void *),
-				       void *ctx)
+struct vmcd_lookalike *vmcd_lookalike_create(const struct vmcd_region *r,
+					     const struct vmclock_abi *page,
+					     u32 page_size, unsigned int index,
+					     struct clocksource *(*clock)(void *),
+					     void *ctx)
 {
-	struct vmcd_compat *c;
+	struct vmcd_lookalike *c;
 	int ret;
 
 	c = kzalloc(sizeof(*c), GFP_KERNEL);
@@ -328,13 +314,13 @@ out_free:
 }
 
 /* Called by the update work with each page it read: wakes poll()ers. */
-void vmcd_compat_seen(struct vmcd_compat *c, u32 seq)
+void vmcd_lookalike_seen(struct vmcd_lookalike *c, u32 seq)
 {
 	if ((u32)atomic_xchg(&c->seq, seq) != seq)
 		wake_up_interruptible(&c->wq);
 }
 
-void vmcd_compat_destroy(struct vmcd_compat *c)
+void vmcd_lookalike_destroy(struct vmcd_lookalike *c)
 {
 	ptp_clock_unregister(c->ptp);
 	misc_deregister(&c->misc);

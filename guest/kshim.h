@@ -4,8 +4,8 @@
  * for, each behind one helper. Features are detected at build time by
  * Kbuild (VMCD_HAVE_* from the kernel headers), never by version checks.
  */
-#ifndef VMCLOCK_DISCIPLINE_COMPAT_H
-#define VMCLOCK_DISCIPLINE_COMPAT_H
+#ifndef VMCLOCK_DISCIPLINE_KSHIM_H
+#define VMCLOCK_DISCIPLINE_KSHIM_H
 
 #include <linux/clocksource.h>
 #include <linux/mm.h>
@@ -98,4 +98,4 @@ static inline void vmcd_counterval_set_cs(struct system_counterval_t *sc,
 #endif
 }
 
-#endif /* VMCLOCK_DISCIPLINE_COMPAT_H */
+#endif /* VMCLOCK_DISCIPLINE_KSHIM_H */
