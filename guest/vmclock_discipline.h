@@ -33,8 +33,10 @@ int vmcd_adjtimex_init(void);
 const char *vmcd_adjtimex_how(void);
 int vmcd_adjtimex(struct __kernel_timex *txc);
 
-/* lookalike.c: look-alikes of ptp_vmclock's interfaces (PTP clock, /dev/vmclockN),
- * for kernels without it. (kshim.h holds the kernel-version shims.) */
+/*
+ * lookalike.c: look-alikes of ptp_vmclock's interfaces (PTP clock,
+ * /dev/vmclockN) for kernels without it; kshim.h holds the kernel shims.
+ */
 struct clocksource;
 struct vmcd_lookalike;
 
