@@ -13,6 +13,7 @@
 #include <linux/of.h>
 #include <linux/of_address.h>
 #include <linux/string.h>
+#include <linux/timekeeping.h>
 
 #include "vmclock_abi.h"
 #include "vmclock_discipline.h"
@@ -119,11 +120,11 @@ int vmcd_page_read(const struct vmclock_abi *page, u32 size,
 		   void *arg)
 {
 	size_t len = min_t(size_t, size, sizeof(*copy));
-	unsigned int i;
+	u64 deadline = ktime_get_mono_fast_ns() + VMCD_PAGE_READ_MAX_NS;
 	u32 seq;
 
 	memset(copy, 0, sizeof(*copy));
-	for (i = 0; i < 1000; i++) {
+	do {
 		seq = le32_to_cpu(READ_ONCE(page->seq_count));
 		if (seq & 1) {
 			cpu_relax();
@@ -136,6 +137,6 @@ int vmcd_page_read(const struct vmclock_abi *page, u32 size,
 		virt_rmb();	/* fields before seq_count again */
 		if (le32_to_cpu(READ_ONCE(page->seq_count)) == seq)
 			return 0;
-	}
+	} while (ktime_get_mono_fast_ns() < deadline);
 	return -ETIMEDOUT;
 }

@@ -22,8 +22,10 @@ struct vmclock_abi;
 /*
  * A seq-consistent copy of the @size-byte page at @page into @copy, with
  * @sample(@arg) run while the page was seen stable (e.g. a counter read).
- * -ETIMEDOUT if the producer kept it odd or changing for 1000 tries.
+ * -ETIMEDOUT if the producer kept it odd or changing for
+ * VMCD_PAGE_READ_MAX_NS (as upstream ptp_vmclock: 100 ms).
  */
+#define VMCD_PAGE_READ_MAX_NS	(100 * NSEC_PER_MSEC)
 int vmcd_page_read(const struct vmclock_abi *page, u32 size,
 		   struct vmclock_abi *copy, void (*sample)(void *arg),
 		   void *arg);
