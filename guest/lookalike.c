@@ -28,7 +28,6 @@
 #include "vmclock_discipline.h"
 #include "vmclock_math.h"
 
-
 struct vmcd_lookalike {
 	const struct vmclock_abi *page;
 	u32 page_size;
@@ -75,7 +74,7 @@ static int vmcdc_time(struct vmcd_lookalike *c, ktime_t *t, u64 *cycles,
 	struct vmclock_abi pg;
 	struct vmc_line line;
 	struct vmc_ts ts;
-	int ret;
+	int ret, tai;
 
 	ret = vmcdc_read(c, &pg, cycles, sts);
 	if (ret)
@@ -90,14 +89,12 @@ static int vmcdc_time(struct vmcd_lookalike *c, ktime_t *t, u64 *cycles,
 	}
 	if (pg.clock_status == VMCLOCK_STATUS_UNRELIABLE ||
 	    pg.time_type == VMCLOCK_TIME_MONOTONIC ||
-	    (pg.time_type == VMCLOCK_TIME_TAI &&
-	     !(le64_to_cpu(pg.flags) & VMCLOCK_FLAG_TAI_OFFSET_VALID)))
+	    (pg.time_type == VMCLOCK_TIME_TAI && !vmc_page_tai_utc(&pg, &tai)))
 		return -EINVAL;
 	vmc_page_line(&pg, &line);
 	ts = vmc_line_time_at(&line, *cycles);
 	if (pg.time_type == VMCLOCK_TIME_TAI)
-		ts.sec = vmc_tai_to_utc(ts.sec,
-					(s16)le16_to_cpu(pg.tai_offset_sec));
+		ts.sec = vmc_utc_from_tai(ts.sec, tai);
 	*t = ns_to_ktime(vmc_ts_to_ns(ts));
 	return 0;
 }

@@ -19,9 +19,19 @@
 
 #ifdef __KERNEL__
 #include <linux/types.h>
+#include <asm/byteorder.h>
+/* the page's little-endian fields in CPU order */
+#define vmc_le16(x)	le16_to_cpu(x)
+#define vmc_le32(x)	le32_to_cpu(x)
+#define vmc_le64(x)	le64_to_cpu(x)
 #else
+#include <endian.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <linux/types.h>
+#define vmc_le16(x)	le16toh(x)
+#define vmc_le32(x)	le32toh(x)
+#define vmc_le64(x)	le64toh(x)
 #endif
 
 #include "vmclock_abi.h"
@@ -106,17 +116,19 @@ __u64 vmc_maxerror_ns_at(const struct vmc_line *line, __u64 maxerror_ns,
 			 __u64 rate_frac, __u64 c);
 
 /*
- * UTC/TAI with Linux's sign convention: tai_offset_sec = UTC - TAI
- * (-37 s in 2026), so TAI = UTC - tai_offset_sec.
+ * TAI - UTC from the page's tai_offset_sec, if its flag is set and its
+ * magnitude is 10..1000 s. Either sign is accepted: Linux writes UTC - TAI
+ * (-37 s in 2026), the VMClock specification's prose TAI - UTC (+37);
+ * TAI - UTC has been positive since 1972, so the magnitude is unambiguous.
+ * A value outside that range only makes the offset unusable: it never
+ * makes the page's time data invalid.
  */
-static inline __s64 vmc_tai_to_utc(__s64 tai_sec, __s16 tai_offset_sec)
-{
-	return tai_sec + tai_offset_sec;
-}
+bool vmc_page_tai_utc(const struct vmclock_abi *page, int *tai_minus_utc);
 
-static inline __s64 vmc_utc_to_tai(__s64 utc_sec, __s16 tai_offset_sec)
+/* UTC second of TAI second @tai_sec, with TAI - UTC = @tai_minus_utc s */
+static inline __s64 vmc_utc_from_tai(__s64 tai_sec, int tai_minus_utc)
 {
-	return utc_sec - tai_offset_sec;
+	return tai_sec - tai_minus_utc;
 }
 
 /* Page validation ------------------------------------------------------ */
@@ -133,7 +145,6 @@ enum vmc_page_verdict {
 	VMC_PAGE_BAD_LEAP,
 	VMC_PAGE_BAD_SHIFT,
 	VMC_PAGE_BAD_PERIOD,	/* zero, or a counter outside ~1 MHz..275 GHz */
-	VMC_PAGE_BAD_TAI_OFFSET,
 	VMC_PAGE_VERDICT_MAX,
 };
 

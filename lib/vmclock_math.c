@@ -10,19 +10,6 @@
 #error "vmclock needs a 64-bit compiler with unsigned __int128"
 #endif
 
-#ifdef __KERNEL__
-#include <asm/byteorder.h>
-#define vmc_le16(x)	le16_to_cpu(x)
-#define vmc_le32(x)	le32_to_cpu(x)
-#define vmc_le64(x)	le64_to_cpu(x)
-#else
-#include <endian.h>
-#include <stddef.h>
-#define vmc_le16(x)	le16toh(x)
-#define vmc_le32(x)	le32toh(x)
-#define vmc_le64(x)	le64toh(x)
-#endif
-
 #define VMC_S64_MAX	((__s64)(~0ULL >> 1))
 #define VMC_S64_MIN	(-VMC_S64_MAX - 1)
 /* Whole seconds whose ns (plus a fraction) can fit an s64 (2262 AD). */
@@ -378,16 +365,6 @@ enum vmc_page_verdict vmc_page_validate(const struct vmclock_abi *page,
 	log2p = (int)vmc_bitlen64(frac) - 64 - page->counter_period_shift;
 	if (!frac || log2p > -20 || log2p - 1 < -38)
 		return VMC_PAGE_BAD_PERIOD;
-	/*
-	 * UTC - TAI has been -10 s or less since 1972; a positive value is
-	 * the opposite sign convention, which must not be misread.
-	 */
-	if (flags & VMCLOCK_FLAG_TAI_OFFSET_VALID) {
-		__s16 tai = (__s16)vmc_le16(page->tai_offset_sec);
-
-		if (tai > -10 || tai < -1000)
-			return VMC_PAGE_BAD_TAI_OFFSET;
-	}
 	return VMC_PAGE_OK;
 }
 
@@ -405,12 +382,25 @@ const char *vmc_page_verdict_str(enum vmc_page_verdict v)
 		[VMC_PAGE_BAD_LEAP] = "bad leap_indicator",
 		[VMC_PAGE_BAD_SHIFT] = "counter_period_shift out of range",
 		[VMC_PAGE_BAD_PERIOD] = "counter period zero or absurd",
-		[VMC_PAGE_BAD_TAI_OFFSET] = "tai_offset_sec out of range or wrong sign",
 	};
 
 	if ((unsigned int)v >= VMC_PAGE_VERDICT_MAX)
 		return "unknown";
 	return str[v];
+}
+
+bool vmc_page_tai_utc(const struct vmclock_abi *page, int *tai_minus_utc)
+{
+	int v = (__s16)vmc_le16(page->tai_offset_sec);
+
+	if (!(vmc_le64(page->flags) & VMCLOCK_FLAG_TAI_OFFSET_VALID))
+		return false;
+	if (v < 0)
+		v = -v;
+	if (v < 10 || v > 1000)
+		return false;
+	*tai_minus_utc = v;
+	return true;
 }
 
 void vmc_page_line(const struct vmclock_abi *page, struct vmc_line *line)

@@ -244,7 +244,7 @@ int main(int argc, char **argv)
 	p.leap_indicator = 6;				/* picosecond era */
 	emit(argv[1], 4096, 1, &p, sizeof(p));
 	good(&p, VMCLOCK_COUNTER_X86_TSC, 1000000000);
-	p.tai_offset_sec = htole16(37);			/* wrong sign */
+	p.tai_offset_sec = htole16(37);			/* spec sign */
 	emit(argv[1], 4096, 1, &p, sizeof(p));
 	good(&p, VMCLOCK_COUNTER_X86_TSC, 1ULL << 38);	/* fastest */
 	p.time_sec = htole64((__u64)-5);

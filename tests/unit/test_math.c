@@ -490,11 +490,6 @@ static void test_table_ts(void)
 		}
 	}
 	tap(!bad, "ts_diff_ns: borrow, sign, saturation");
-
-	/* Linux's convention: tai_offset_sec = UTC - TAI = -37 s */
-	tap(vmc_utc_to_tai(1783000000, -37) == 1783000037 &&
-	    vmc_tai_to_utc(1783000037, -37) == 1783000000,
-	    "UTC/TAI with tai_offset_sec -37: TAI = UTC + 37");
 }
 
 static void test_table_maxerror(void)

@@ -110,6 +110,55 @@ MOD(m_tai_huge, p->tai_offset_sec = htole16((__u16)-30000))
 MOD(m_magic_and_version, p->magic = 0; p->version = htole16(9))
 MOD(m_odd_seq, p->seq_count = htole32(3))
 
+/* vmc_page_tai_utc(): TAI - UTC from either sign, or unusable */
+struct tcase {
+	int raw;		/* tai_offset_sec as written */
+	bool flag;		/* VMCLOCK_FLAG_TAI_OFFSET_VALID */
+	int want;		/* TAI - UTC, or -1: unusable */
+};
+
+static const struct tcase tai_cases[] = {
+	{ -37, true, 37 },	/* Linux's UTC - TAI */
+	{ 37, true, 37 },	/* the specification's prose */
+	{ -10, true, 10 },	/* 1972 */
+	{ 10, true, 10 },
+	{ -1000, true, 1000 },
+	{ -9, true, -1 },
+	{ 0, true, -1 },
+	{ 1001, true, -1 },
+	{ -30000, true, -1 },
+	{ -32768, true, -1 },	/* |INT16_MIN| does not fit 16 bits */
+	{ -37, false, -1 },	/* flag clear */
+};
+
+#define N_TAI (sizeof(tai_cases) / sizeof(tai_cases[0]))
+
+static void test_tai(void)
+{
+	struct vmclock_abi page;
+	unsigned int i, bad = 0;
+
+	for (i = 0; i < N_TAI; i++) {
+		int got = -1;
+
+		good_page(&page);
+		page.tai_offset_sec = htole16((__u16)(__s16)tai_cases[i].raw);
+		if (!tai_cases[i].flag)
+			page.flags &= ~htole64(VMCLOCK_FLAG_TAI_OFFSET_VALID);
+		if (!vmc_page_tai_utc(&page, &got))
+			got = -1;
+		if (got != tai_cases[i].want) {
+			printf("# tai_offset_sec %d flag %d: got %d, want %d\n",
+			       tai_cases[i].raw, tai_cases[i].flag, got,
+			       tai_cases[i].want);
+			bad++;
+		}
+	}
+	tap(!bad, "vmc_page_tai_utc: either sign, 10..1000 s, %u cases", N_TAI);
+	tap(vmc_utc_from_tai(1783000037, 37) == 1783000000,
+	    "UTC from TAI with TAI - UTC = 37 s");
+}
+
 static const struct vcase cases[] = {
 	{ "good page", m_none, VMC_PAGE_OK },
 	{ "magic off by one", m_magic, VMC_PAGE_BAD_MAGIC },
@@ -155,14 +204,14 @@ static const struct vcase cases[] = {
 	{ "2^38 Hz counter (275 GHz, accepted)", m_2p38, VMC_PAGE_OK },
 	{ "2^38 + 2^20 Hz counter (refused)", m_2p38_1, VMC_PAGE_BAD_PERIOD },
 	{ "1 THz counter", m_1thz, VMC_PAGE_BAD_PERIOD },
-	{ "tai_offset +37 with the valid flag (wrong sign)", m_tai_pos,
-	  VMC_PAGE_BAD_TAI_OFFSET },
+	/* the TAI offset never makes the time data invalid */
+	{ "tai_offset +37 with the valid flag (the spec's sign)", m_tai_pos,
+	  VMC_PAGE_OK },
 	{ "tai_offset +37 without the valid flag", m_tai_pos_noflag,
 	  VMC_PAGE_OK },
-	{ "tai_offset 0 with the valid flag", m_tai_zero,
-	  VMC_PAGE_BAD_TAI_OFFSET },
+	{ "tai_offset 0 with the valid flag", m_tai_zero, VMC_PAGE_OK },
 	{ "tai_offset -10 (1972) with the valid flag", m_tai_10, VMC_PAGE_OK },
-	{ "tai_offset -30000", m_tai_huge, VMC_PAGE_BAD_TAI_OFFSET },
+	{ "tai_offset -30000", m_tai_huge, VMC_PAGE_OK },
 	{ "bad magic and version: magic first", m_magic_and_version,
 	  VMC_PAGE_BAD_MAGIC },
 	/* seq_count is the reader's business, not validation's */
@@ -177,7 +226,7 @@ int main(void)
 	int v, bad;
 
 	printf("TAP version 13\n");
-	printf("1..%zu\n", sizeof(cases) / sizeof(cases[0]) + 4);
+	printf("1..%zu\n", sizeof(cases) / sizeof(cases[0]) + 6);
 
 	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		__u32 region = REGION;
@@ -192,6 +241,8 @@ int main(void)
 			       vmc_page_verdict_str(got), cases[i].want,
 			       vmc_page_verdict_str(cases[i].want));
 	}
+
+	test_tai();
 
 	/* the same page is a foreign-counter page for an Arm guest */
 	good_page(&page);
