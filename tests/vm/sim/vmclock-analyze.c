@@ -520,6 +520,29 @@ static int final(const char *scn, const char *data, const char *simlog,
 			tap(n && !bad, desc,
 			    "measured %ld of %ld outside, worst %lld expected 0",
 			    bad, n, (long long)worst);
+		} else if (!strcmp(e->kind, "err_span_ns")) {
+			/* expect err_span_ns X T1 T2: max(err) - min(err) <= X */
+			int64_t lo = INT64_MAX, hi = INT64_MIN;
+			long n = 0;
+
+			for (k = w0; k < w1; k++) {
+				double t = (smp[k].raw - start_raw) * 1e-9;
+
+				if (!smp[k].valid || t < e->b || t > e->c)
+					continue;
+				n++;
+				if (smp[k].err < lo)
+					lo = smp[k].err;
+				if (smp[k].err > hi)
+					hi = smp[k].err;
+			}
+			snprintf(desc, sizeof(desc),
+				 "err moves by <= %.0f ns in [%.1f, %.1f] s", e->a,
+				 e->b, e->c);
+			tap(e->n >= 4 && n > 1 && hi - lo <= e->a, desc,
+			    "measured span %lld ns (%lld..%lld, %ld samples) expected <= %.0f",
+			    n ? (long long)(hi - lo) : -1LL, (long long)lo,
+			    (long long)hi, n, e->a);
 		} else if (!strcmp(e->kind, "follows_intent_ns")) {
 			double dmax = 0, dsum = 0;
 			long n = 0;

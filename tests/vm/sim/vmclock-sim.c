@@ -495,7 +495,10 @@ static void parse_scenario(const char *path)
 				goto bad;
 			sc.nev++;
 		}
-		/* guest, guest_end, expect, settle, clock_start, probe_rate: runner's */
+		/*
+		 * guest, guest_end, expect, settle, clock_start, probe_rate,
+		 * probe_args, kernel_append: runner's
+		 */
 		continue;
 bad:
 		fprintf(stderr, "vmclock-sim: %s:%d: bad event\n", path, lineno);
