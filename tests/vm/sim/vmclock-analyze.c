@@ -322,11 +322,31 @@ struct expect {
 	char str[64];	/* third word, for "stat NAME VALUE" */
 };
 
+/* Every directive a scenario may hold (tests/vm/SCENARIOS.md). */
+static int known_directive(const char *k)
+{
+	static const char * const known[] = {
+		"duration", "probe_rate", "probe_args", "kernel_append",
+		"clock_start", "settle", "freq_ppb", "phase_ns", "status",
+		"time_type", "tai_offset", "leap", "maxerror_ns", "esterror_ns",
+		"period_maxerror_ppb", "disruption_marker", "vm_generation",
+		"counter_id", "counter_ahead_ns", "region_size", "guest",
+		"guest_end", "at", "expect", "steady",
+	};
+	size_t i;
+
+	for (i = 0; i < sizeof(known) / sizeof(known[0]); i++)
+		if (!strcmp(k, known[i]))
+			return 1;
+	return 0;
+}
+
 static int final(const char *scn, const char *data, const char *simlog,
 		 const char *name)
 {
 	struct expect ex[64];
-	int nex = 0, i;
+	int nex = 0, i, too_many = 0;
+	char bad_directive[64] = "";
 	double settle = -1, conv_thr = 100, conv_within = -1;
 	char line[512];
 	FILE *f;
@@ -361,8 +381,16 @@ static int final(const char *scn, const char *data, const char *simlog,
 			sscanf(line, "%*s %lf", &settle);
 			continue;
 		}
-		if (strcmp(k1, "expect") || nex == 64)
+		if (!known_directive(k1)) {
+			snprintf(bad_directive, sizeof(bad_directive), "%s", k1);
 			continue;
+		}
+		if (strcmp(k1, "expect"))
+			continue;
+		if (nex == 64) {
+			too_many = 1;
+			continue;
+		}
 		memset(e, 0, sizeof(*e));
 		e->n = sscanf(line, "%*s %31s %63s %lf %lf %lf", e->kind, k2,
 			      &e->b, &e->c, &e->d);
@@ -381,6 +409,11 @@ static int final(const char *scn, const char *data, const char *simlog,
 	fclose(f);
 
 	/* "TAP version 13" is printed by run-scenario before the trace. */
+	printf("1..%d\n", 6 + nex);
+	tap(!bad_directive[0] && !too_many,
+	    "scenario file: known directives, <= 64 expectations",
+	    "measured unknown directive '%s'%s expected none", bad_directive,
+	    too_many ? ", more than 64 expectations" : "");
 	/* Harness checks first: a broken harness must not look like a bad servo. */
 	tap(have_cs_tsc && !harness_fail, "guest booted on the TSC clocksource",
 	    "measured clocksource=%s%s expected tsc", cs_name[0] ? cs_name : "none",
@@ -417,8 +450,15 @@ static int final(const char *scn, const char *data, const char *simlog,
 			break;
 	}
 	if (k < w1) {
-		t_conv = smp[k].raw;
-		converge_s = (t_conv - start_raw) * 1e-9;
+		size_t j, nv = 0;
+
+		/* converged only if some valid sample shows it */
+		for (j = k; j < w1; j++)
+			nv += smp[j].valid;
+		if (nv) {
+			t_conv = smp[k].raw;
+			converge_s = (t_conv - start_raw) * 1e-9;
+		}
 	}
 
 	/* Steady window: after `settle`, else after convergence, else all. */
@@ -621,7 +661,8 @@ static int final(const char *scn, const char *data, const char *simlog,
 			snprintf(desc, sizeof(desc), "nopage samples %s %.0f",
 				 e->kind[7] == 'm' && e->kind[8] == 'i' ? ">=" : "<=",
 				 e->a);
-			tap(e->kind[8] == 'i' ? np >= e->a : np <= e->a, desc,
+			tap(nwin && (e->kind[8] == 'i' ? np >= e->a : np <= e->a),
+			    desc,
 			    "measured %ld expected %s %.0f", np,
 			    e->kind[8] == 'i' ? ">=" : "<=", e->a);
 		} else {
@@ -633,7 +674,12 @@ static int final(const char *scn, const char *data, const char *simlog,
 	tap(lost == 0, "probe lost no samples", "measured %ld lost expected 0",
 	    lost);
 
-	printf("1..%d\n", tap_n);
+	if (tap_n != 6 + nex) {
+		int ran = tap_n;
+
+		tap(0, "checks run as planned", "measured %d expected %d", ran,
+		    6 + nex);
+	}
 	{
 		const char *st = stat_value("steps"), *di = stat_value("disruptions");
 		char cs[32];

@@ -390,6 +390,40 @@ static void die(const char *msg)
 	exit(1);
 }
 
+/*
+ * Directives the runner (run-scenario), the analyzer and make bench read;
+ * anything else in a scenario is a typo, which must not make a scenario
+ * trivially easy.
+ */
+static int runner_directive(const char *k)
+{
+	static const char * const known[] = {
+		"guest", "guest_end", "expect", "settle", "clock_start",
+		"probe_rate", "probe_args", "kernel_append", "region_size",
+		"steady",
+	};
+	size_t i;
+
+	for (i = 0; i < sizeof(known) / sizeof(known[0]); i++)
+		if (!strcmp(k, known[i]))
+			return 1;
+	return 0;
+}
+
+static int known_malformed(const char *kind)
+{
+	static const char * const known[] = {
+		"magic", "version", "size", "shift", "zero_period",
+		"time_type", "leap_value", "status_value",
+	};
+	size_t i;
+
+	for (i = 0; i < sizeof(known) / sizeof(known[0]); i++)
+		if (!strcmp(kind, known[i]))
+			return 1;
+	return 0;
+}
+
 static int parse_status(const char *s)
 {
 	static const char *const names[] = {
@@ -477,7 +511,7 @@ static void parse_scenario(const char *path)
 				e->kind = EV_COUNTER_ID, e->val = strtol(b, NULL, 0);
 			else if (!strcmp(k, "leap"))
 				e->kind = EV_LEAP, e->val = atoi(b);
-			else if (!strcmp(k, "malformed"))
+			else if (!strcmp(k, "malformed") && known_malformed(b))
 				e->kind = EV_MALFORMED,
 				snprintf(e->arg, sizeof(e->arg), "%s", b);
 			else if (!strcmp(k, "seq_stuck_odd"))
@@ -494,11 +528,11 @@ static void parse_scenario(const char *path)
 			else
 				goto bad;
 			sc.nev++;
+		} else if (!runner_directive(k)) {
+			fprintf(stderr, "vmclock-sim: %s:%d: unknown directive %s\n",
+				path, lineno, k);
+			exit(1);
 		}
-		/*
-		 * guest, guest_end, expect, settle, clock_start, probe_rate,
-		 * probe_args, kernel_append: runner's
-		 */
 		continue;
 bad:
 		fprintf(stderr, "vmclock-sim: %s:%d: bad event\n", path, lineno);
