@@ -111,7 +111,7 @@ MODULE_PARM_DESC(any_counter_id, "measure against the time fields whatever count
 /* Bounded seq retries: a writer holds seq odd for microseconds only. */
 #define PROBE_SEQ_TRIES	1000
 
-enum sample_kind { SAMPLE_ERR, SAMPLE_NOPAGE, SAMPLE_MARK };
+enum sample_kind { SAMPLE_ERR, SAMPLE_NOPAGE, SAMPLE_MARK, SAMPLE_STEP };
 
 struct probe_sample {
 	u8 kind;
@@ -160,6 +160,38 @@ static int probe_tk_notify(struct notifier_block *nb, unsigned long was_set,
 
 static struct notifier_block probe_tk_nb = {
 	.notifier_call = probe_tk_notify,
+};
+
+/*
+ * Steps of CLOCK_REALTIME, counted by the probe itself, not by the code
+ * under test: whoever sets the clock (ADJ_SETOFFSET, settimeofday, the
+ * kernel's own leap second) moves the timekeeper's realtime - monotonic
+ * offset, and the timekeeper then calls this with was_set. A TAI change
+ * or a frequency change moves nothing here. Timekeeper lock held, IRQs
+ * off: only note it; the sampling timer reports it.
+ */
+static ktime_t step_offs_real;
+static bool step_have_offs;
+static atomic_t step_count;
+static atomic64_t step_sum_ns;
+
+static int probe_step_notify(struct notifier_block *nb, unsigned long was_set,
+			     void *priv)
+{
+	struct timekeeper *tk = priv;
+	s64 d = ktime_to_ns(ktime_sub(tk->offs_real, step_offs_real));
+
+	if (step_have_offs && d) {
+		atomic64_add(d, &step_sum_ns);
+		atomic_inc(&step_count);
+	}
+	step_offs_real = tk->offs_real;
+	step_have_offs = true;
+	return NOTIFY_OK;
+}
+
+static struct notifier_block probe_step_nb = {
+	.notifier_call = probe_step_notify,
 };
 
 static void ring_push(const struct probe_sample *s)
@@ -251,6 +283,14 @@ static enum hrtimer_restart probe_tick(struct hrtimer *t)
 
 	probe_snapshot(&snap);
 	s.raw_ns = ktime_to_ns(snap.raw);
+	if (atomic_read(&step_count)) {
+		struct probe_sample j = { .kind = SAMPLE_STEP };
+
+		j.raw_ns = s.raw_ns;
+		j.seq = atomic_xchg(&step_count, 0);
+		j.err_ns = atomic64_xchg(&step_sum_ns, 0);
+		ring_push(&j);
+	}
 	if (!page_copy(&p)) {
 		s.kind = SAMPLE_NOPAGE;
 		s.why = "seq_stuck";
@@ -280,6 +320,9 @@ static int probe_format(const struct probe_sample *s, char *buf, size_t len)
 		return scnprintf(buf, len, "S %lld %lld %u %u %llu\n",
 				 s->raw_ns, s->err_ns, s->seq, s->status,
 				 s->marker);
+	case SAMPLE_STEP:	/* J <mono_raw_ns> <steps> <sum of steps, ns> */
+		return scnprintf(buf, len, "J %lld %u %lld\n", s->raw_ns,
+				 s->seq, s->err_ns);
 	case SAMPLE_NOPAGE:
 		return scnprintf(buf, len, "S %lld nopage %u %u %llu %s\n",
 				 s->raw_ns, s->seq, s->status, s->marker,
@@ -448,9 +491,13 @@ static int __init probe_init(void)
 	pr_info("clocksource %s raw mult %u shift %u\n", tk_info.name,
 		tk_info.raw_mult, tk_info.raw_shift);
 
-	ret = misc_register(&probe_misc);
+	ret = pvclock_gtod_register_notifier(&probe_step_nb);
 	if (ret)
 		goto err_unmap_mailbox;
+
+	ret = misc_register(&probe_misc);
+	if (ret)
+		goto err_step_nb;
 
 	probe_write_mailbox();
 
@@ -459,6 +506,8 @@ static int __init probe_init(void)
 	hrtimer_start(&probe_timer, probe_period, HRTIMER_MODE_REL);
 	return 0;
 
+err_step_nb:
+	pvclock_gtod_unregister_notifier(&probe_step_nb);
 err_unmap_mailbox:
 	memunmap(mailbox);
 err_unmap_page:
@@ -472,6 +521,7 @@ static void __exit probe_exit(void)
 {
 	hrtimer_cancel(&probe_timer);
 	misc_deregister(&probe_misc);
+	pvclock_gtod_unregister_notifier(&probe_step_nb);
 	memunmap(mailbox);
 	memunmap(page);
 	kvfree(ring);

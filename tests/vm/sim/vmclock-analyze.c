@@ -103,6 +103,14 @@ static void chomp(char *s)
 		s[--n] = 0;
 }
 
+/* Steps of CLOCK_REALTIME that the probe counted (J lines). */
+#define MAX_JUMPS	1024
+static struct {
+	int64_t raw, sum_ns;
+	int count;
+} jmp[MAX_JUMPS];
+static size_t njmp;
+
 /* One data-port line; returns 1 for a valid sample. */
 static int parse_line(char *l)
 {
@@ -159,6 +167,19 @@ static int parse_line(char *l)
 	}
 	if (l[0] == 'L' && l[1] == ' ') {
 		lost += atol(l + 2);
+		return 0;
+	}
+	if (l[0] == 'J' && l[1] == ' ') {	/* a step the probe saw */
+		long long raw, sum;
+		int cnt;
+
+		if (sscanf(l + 2, "%lld %d %lld", &raw, &cnt, &sum) == 3 &&
+		    njmp < MAX_JUMPS) {
+			jmp[njmp].raw = raw;
+			jmp[njmp].count = cnt;
+			jmp[njmp].sum_ns = sum;
+			njmp++;
+		}
 		return 0;
 	}
 	if (!strncmp(l, "CLOCKSOURCE ", 12)) {
@@ -527,6 +548,22 @@ static int final(const char *scn, const char *data, const char *simlog,
 			snprintf(desc, sizeof(desc), "VMC-STAT %.63s == %.0f", sn, want);
 			tap(v && atof(v) == want, desc, "measured %s expected %.0f",
 			    v ? v : "absent", want);
+		} else if (!strcmp(e->kind, "clock_steps")) {
+			/* counted by the probe from the first guest command on */
+			long cnt = 0;
+			int64_t sum = 0;
+
+			for (k = 0; k < njmp; k++) {
+				if (jmp[k].raw < start_raw)
+					continue;
+				cnt += jmp[k].count;
+				sum += jmp[k].sum_ns;
+			}
+			snprintf(desc, sizeof(desc),
+				 "the probe saw %.0f step(s) of CLOCK_REALTIME", e->a);
+			tap(cnt == e->a, desc,
+			    "measured %ld (sum %lld ns) expected %.0f", cnt,
+			    (long long)sum, e->a);
 		} else if (!strcmp(e->kind, "dmesg_clean")) {
 			tap(dmesg_bad == 0 && !rmmod_bad,
 			    "guest dmesg clean and modules unloaded",
