@@ -211,6 +211,18 @@ static struct clocksource *vmcd_counter_clock(void *ctx)
 	return cs;
 }
 
+/* The timekeeper's clocksource name, copied consistently into @buf. */
+static const char *vmcd_tk_name(struct vmcd *d, char *buf, size_t len)
+{
+	unsigned int seq;
+
+	do {
+		seq = read_seqcount_begin(&d->tk_seq);
+		strscpy(buf, d->tk_clock_name, len);
+	} while (read_seqcount_retry(&d->tk_seq, seq));
+	return buf;
+}
+
 /*
  * About the counter ticks in a second (0 if the timekeeper is not on the
  * page's counter), and in @raw the clocksource's raw period.
@@ -439,6 +451,8 @@ static void vmcd_disrupted(struct vmcd *d)
 /* What this update decided, for status and the log. */
 static void vmcd_note(struct vmcd *d, const struct vmc_disc_out *o)
 {
+	char name[32];
+
 	if (o->have_offset) {
 		d->offset_ns = o->offset_ns;
 		d->ff_ppb16 = o->ff_ppb16;
@@ -458,7 +472,8 @@ static void vmcd_note(struct vmcd *d, const struct vmc_disc_out *o)
 	if (o->state == VMC_DS_WAIT_CLOCKSOURCE &&
 	    d->state != VMC_DS_WAIT_CLOCKSOURCE)
 		vmcd_info_rl("clocksource is %s, not the page's counter (%s): discipline paused\n",
-			     d->tk_clock_name, VMCD_CLOCKSOURCE);
+			     vmcd_tk_name(d, name, sizeof(name)),
+			     VMCD_CLOCKSOURCE);
 	if (o->first_lock)
 		vmcd_info_rl("locked to %s: offset %lld ns\n", d->region.name,
 			     o->offset_ns);
@@ -521,8 +536,8 @@ static void vmcd_release(struct vmcd *d)
 	ret = vmcd_carry_out(d, &out);
 	vmc_disc_applied(&d->disc, &out, !ret, 0);
 	if (!ret)
-		pr_info("released the clock: frequency %lld ppb kept, STA_UNSYNC set\n",
-			div_s64(out.freq_ppb16, VMC_PPB16_PER_PPB));
+		vmcd_info_rl("released the clock: frequency %lld ppb kept, STA_UNSYNC set\n",
+			     div_s64(out.freq_ppb16, VMC_PPB16_PER_PPB));
 }
 
 /*
@@ -599,7 +614,16 @@ VMCD_RO(leap, "%s",
 	vmcd_str(vmcd_leap_str, ARRAY_SIZE(vmcd_leap_str), d->disc.leap,
 		 d->disc.have_time));
 VMCD_RO(device, "%s %pR", d->region.name, &d->region.res);
-VMCD_RO(clocksource, "%s", d->tk_clock_name);
+static ssize_t clocksource_show(struct kobject *kobj,
+				struct kobj_attribute *attr, char *buf)
+{
+	char name[32];
+
+	return sysfs_emit(buf, "%s\n",
+			  vmcd_tk_name(to_vmcd(kobj), name, sizeof(name)));
+}
+
+static struct kobj_attribute clocksource_attr = __ATTR_RO(clocksource);
 
 /* Writable knobs: parse, range-check, store under the lock. */
 #define VMCD_RW(name, type, min, max, field)				\
