@@ -320,9 +320,6 @@ static int vmch_scale(const struct vmch_line *h, u64 ratio, u8 fb,
 	return 0;
 }
 
-/* Everything from disruption_marker on is rewritten as one block. */
-#define VMCH_BODY	offsetof(struct vmclock_abi, disruption_marker)
-
 /* The page for line @g of view @v, in page byte order. */
 static void vmch_page_fill(struct vmclock_abi *n, const struct vmch_view *v,
 			   const struct vmch_line *g)
