@@ -2,12 +2,17 @@
 /*
  * vmclock_host: publishes the host's clock as vmclock pages for guests.
  *
- * /dev/vmclock_host: each open file is one guest's view, a page in the
- * vmclock page ABI that the VMM maps read-only into its guest. All views
- * derive from one line in host counter units: the host timekeeper's
- * (follow.c), or an explicit reference set by privileged userspace. Each
- * view applies its guest's counter offset and scaling and carries its own
- * disruption marker and VM generation counter.
+ * /dev/vmclock_host: each file open for writing is one guest's view, a
+ * page in the vmclock page ABI that the VMM maps read-only into its guest;
+ * files open only for reading share one page, the host's untransformed
+ * one. All views derive from one line in host counter units: the host
+ * timekeeper's (follow.c), or an explicit reference set by privileged
+ * userspace. Each view applies its guest's counter offset and scaling and
+ * carries its own disruption marker and VM generation counter.
+ *
+ * Locking: vmch.lock (a mutex) protects the line, the view list and every
+ * view's fields; it is held for at most VMCH_BATCH page rewrites at a time.
+ * A page's odd-seq window runs with preemption off.
  */
 #include <linux/capability.h>
 #include <linux/debugfs.h>
@@ -16,6 +21,7 @@
 #include <linux/mm.h>
 #include <linux/module.h>
 #include <linux/mutex.h>
+#include <linux/pagemap.h>
 #include <linux/poll.h>
 #include <linux/random.h>
 #include <linux/sched/clock.h>
@@ -32,6 +38,19 @@ static unsigned int ntp_poll_ms = 1000;
 module_param(ntp_poll_ms, uint, 0444);
 MODULE_PARM_DESC(ntp_poll_ms,
 		 "uint, ms, default 1000 (min 10): how often the host's NTP status, leap, TAI offset and error bounds are re-read");
+
+static unsigned int max_views = 1024;
+module_param(max_views, uint, 0444);
+MODULE_PARM_DESC(max_views,
+		 "uint, default 1024: most views (files open for writing, one charged page each) at once; more opens get ENOSPC. Read-only files share one page and are not counted");
+
+static unsigned int reference_timeout_ms = 10000;
+module_param(reference_timeout_ms, uint, 0444);
+MODULE_PARM_DESC(reference_timeout_ms,
+		 "uint, ms, default 10000 (0: never): an explicit reference not set again for this long is published free-running, its maxerror growing at >= 500 ppm");
+
+/* Views rewritten per hold of vmch.lock (~1 us each). */
+#define VMCH_BATCH		32
 
 #if defined(CONFIG_X86)
 #define VMCH_COUNTER_ID		VMCLOCK_COUNTER_X86_TSC
@@ -69,11 +88,13 @@ struct vmch_line {
 };
 
 struct vmch_view {
-	struct list_head node;		/* in vmch.views */
+	struct list_head node;		/* in vmch.views, stale ones first */
 	struct page *page;
 	struct vmclock_abi *abi;
 	wait_queue_head_t wq;
-	u32 read_seq;			/* seq_count this file last read */
+	u64 gen;			/* vmch.gen of the line last written */
+	struct vmch_line good;		/* last line that passed validation */
+	u8 verdict;			/* enum vmc_page_verdict, last write */
 	u64 tsc_offset;
 	u64 tsc_ratio;
 	u8 tsc_frac_bits;
@@ -82,13 +103,24 @@ struct vmch_view {
 	u64 rewrites;
 };
 
+/* One open file: a view of its own (open for writing) or vmch.host. */
+struct vmch_file {
+	struct vmch_view *v;
+	u32 read_seq;			/* seq_count this file last read */
+};
+
 static struct {
 	struct mutex lock;		/* everything below */
 	struct list_head views;
-	unsigned int nviews;
+	unsigned int nviews;		/* not counting @host */
+	struct vmch_view host;		/* shared by read-only files */
 	struct vmch_line line;		/* published, host counter units */
+	struct vmch_line good;		/* last line with time data */
+	u64 gen;			/* bumps when @line changes */
 	bool have_line;
 	bool ref_active;
+	bool ref_expired;
+	u64 ref_t;			/* local_clock() ns when set */
 	struct vmch_line ref;
 	bool ntp_ok;
 	bool counter_ok;
@@ -102,6 +134,7 @@ static struct {
 	struct dentry *debugfs;
 	/* counters for debugfs */
 	u64 publishes;			/* times all views were rewritten */
+	unsigned int batch_max;		/* most rewrites in one lock hold */
 	u64 page_writes;
 	u64 page_write_ns;
 	u64 work_ns;			/* CPU in work items (rewrites, polls) */
@@ -137,10 +170,25 @@ static u8 vmch_leap(const struct vmch_ntp *ntp)
 }
 
 /* Status, leap, TAI and error bounds of the kernel-derived line. */
+/* us from adjtimex to ns; negative is no bound (false), huge saturates */
+static bool vmch_us_to_ns(long us, u64 *ns)
+{
+	if (us < 0)
+		return false;
+	*ns = (u64)us > U64_MAX / NSEC_PER_USEC ? U64_MAX :
+						  (u64)us * NSEC_PER_USEC;
+	return true;
+}
+
+static u64 vmch_sat_add(u64 a, u64 b)
+{
+	return a + b < a ? U64_MAX : a + b;
+}
+
 static void vmch_ntp_fields(struct vmch_line *l, bool rebase)
 {
 	struct vmch_ntp ntp;
-	u64 now, actual, pred;
+	u64 now, actual, pred, est;
 
 	vmch.ntp_ok = !vmch_ntp_read(&ntp);
 	if (!vmch.ntp_ok) {
@@ -158,10 +206,24 @@ static void vmch_ntp_fields(struct vmch_line *l, bool rebase)
 		l->clock_status = VMCLOCK_STATUS_FREERUNNING;
 		return;
 	}
+	/*
+	 * TIME_ERROR without STA_UNSYNC: STA_CLOCKERR, or PPS time/frequency
+	 * wanted without a PPS signal. The kernel says its time is in error:
+	 * unreliable, no bound claimed.
+	 */
+	if (ntp.state == TIME_ERROR || (ntp.status & STA_CLOCKERR)) {
+		l->clock_status = VMCLOCK_STATUS_UNRELIABLE;
+		return;
+	}
 	l->clock_status = VMCLOCK_STATUS_SYNCHRONIZED;
-	l->time_esterror_ns = (u64)ntp.esterror * NSEC_PER_USEC;
-	l->flags |= VMCLOCK_FLAG_TIME_ESTERROR_VALID |
-		    VMCLOCK_FLAG_TIME_MAXERROR_VALID |
+	if (vmch_us_to_ns(ntp.esterror, &est)) {
+		l->time_esterror_ns = est;
+		l->flags |= VMCLOCK_FLAG_TIME_ESTERROR_VALID;
+	}
+	/* a negative maxerror (kernels before 6.11 took it) bounds nothing */
+	if (!vmch_us_to_ns(ntp.maxerror, &actual))
+		return;
+	l->flags |= VMCLOCK_FLAG_TIME_MAXERROR_VALID |
 		    VMCLOCK_FLAG_PERIOD_MAXERROR_VALID;
 	l->period_maxerr = l->period_frac / VMCH_MAXERR_RATE_DIV;
 
@@ -172,11 +234,11 @@ static void vmch_ntp_fields(struct vmch_line *l, bool rebase)
 	 * that one step; rebase on a new anchor or a set maxerror.
 	 */
 	now = local_clock();
-	actual = (u64)ntp.maxerror * NSEC_PER_USEC;
-	pred = vmch.maxerr_ns + (now - vmch.maxerr_t) / VMCH_MAXERR_RATE_DIV;
+	pred = vmch_sat_add(vmch.maxerr_ns,
+			    (now - vmch.maxerr_t) / VMCH_MAXERR_RATE_DIV);
 	if (rebase || actual > pred ||
-	    actual + 3 * VMCH_MAXERR_STEP_NS < pred) {
-		vmch.maxerr_ns = actual + VMCH_MAXERR_STEP_NS;
+	    vmch_sat_add(actual, 3 * VMCH_MAXERR_STEP_NS) < pred) {
+		vmch.maxerr_ns = vmch_sat_add(actual, VMCH_MAXERR_STEP_NS);
 		vmch.maxerr_t = now;
 	}
 	l->time_maxerror_ns = vmch.maxerr_ns;
@@ -233,8 +295,6 @@ static int vmch_scale(const struct vmch_line *h, u64 ratio, u8 fb,
 	u64 q, rem, dt;
 
 	*g = *h;
-	if (h->counter_id == VMCLOCK_COUNTER_INVALID)
-		return 0;
 	/* frac * 2^k / ratio lies in (frac / 2, frac]: one more bit maybe */
 	q = vmc_div128(((__uint128_t)h->period_frac << k) + ratio / 2, ratio, NULL);
 	if (q < (1ULL << 63)) {
@@ -260,82 +320,191 @@ static int vmch_scale(const struct vmch_line *h, u64 ratio, u8 fb,
 	return 0;
 }
 
+/* The page for line @g of view @v, in page byte order. */
+static void vmch_page_fill(struct vmclock_abi *n, const struct vmch_view *v,
+			   const struct vmch_line *g)
+{
+	memset(n, 0, sizeof(*n));
+	n->magic = cpu_to_le32(VMCLOCK_MAGIC);
+	n->size = cpu_to_le32(PAGE_SIZE);
+	n->version = cpu_to_le16(VMCLOCK_VERSION);
+	n->counter_id = g->counter_id;
+	n->time_type = g->time_type;
+	n->disruption_marker = cpu_to_le64(v->disruption_marker);
+	n->flags = cpu_to_le64(g->flags | VMCLOCK_FLAG_VM_GEN_COUNTER_PRESENT);
+	n->clock_status = g->clock_status;
+	n->leap_second_smearing_hint = VMCLOCK_SMEARING_STRICT;
+	n->tai_offset_sec = cpu_to_le16(g->tai_offset_sec);
+	n->leap_indicator = g->leap_indicator;
+	n->counter_period_shift = g->period_shift;
+	n->counter_value = cpu_to_le64(g->counter_value);
+	n->counter_period_frac_sec = cpu_to_le64(g->period_frac);
+	n->counter_period_esterror_rate_frac_sec = cpu_to_le64(g->period_esterr);
+	n->counter_period_maxerror_rate_frac_sec = cpu_to_le64(g->period_maxerr);
+	n->time_sec = cpu_to_le64(g->time_sec);
+	n->time_frac_sec = cpu_to_le64(g->time_frac);
+	n->time_esterror_nanosec = cpu_to_le64(g->time_esterror_ns);
+	n->time_maxerror_nanosec = cpu_to_le64(g->time_maxerror_ns);
+	n->vm_generation_counter = cpu_to_le64(v->vm_gen);
+}
+
+/*
+ * The page view @v would show for host line @h, checked with the guests'
+ * own validator; the verdict (VMC_PAGE_BAD_PERIOD when the transform
+ * cannot encode the period at all).
+ */
+static enum vmc_page_verdict vmch_view_page(const struct vmch_view *v,
+					    const struct vmch_line *h,
+					    struct vmch_line *g,
+					    struct vmclock_abi *n)
+{
+	if (vmch_scale(h, v->tsc_ratio, v->tsc_frac_bits, v->tsc_offset, g))
+		return VMC_PAGE_BAD_PERIOD;
+	vmch_page_fill(n, v, g);
+	return vmc_page_validate(n, PAGE_SIZE, VMCH_COUNTER_ID);
+}
+
+/* A line no guest may use: @g kept as an encoding, time data withdrawn. */
+static void vmch_unreliable(struct vmch_line *g)
+{
+	g->clock_status = VMCLOCK_STATUS_UNRELIABLE;
+	g->flags = 0;
+	g->time_esterror_ns = 0;
+	g->time_maxerror_ns = 0;
+	g->period_esterr = 0;
+	g->period_maxerr = 0;
+	g->leap_indicator = VMCLOCK_LEAP_NONE;
+}
+
 /* Everything from disruption_marker on is rewritten as one block. */
 #define VMCH_BODY	offsetof(struct vmclock_abi, disruption_marker)
 
+/*
+ * Rewrites @v's page from vmch.line. A page the guests would refuse is
+ * never published: the view's last valid line goes out as unreliable.
+ */
 static void vmch_view_write(struct vmch_view *v)
 {
-	struct vmclock_abi *p = v->abi, n = {};
+	struct vmclock_abi *p = v->abi, n;
 	struct vmch_line g;
 	u64 t0 = local_clock();
 	u32 seq;
 
-	if (vmch_scale(&vmch.line, v->tsc_ratio, v->tsc_frac_bits,
-		       v->tsc_offset, &g)) {
-		memset(&g, 0, sizeof(g));
-		g.counter_id = VMCLOCK_COUNTER_INVALID;
+	lockdep_assert_held(&vmch.lock);
+	v->verdict = vmch_view_page(v, &vmch.line, &g, &n);
+	if (v->verdict == VMC_PAGE_OK) {
+		v->good = g;
+	} else {
+		pr_warn_ratelimited("view transform %llu/2^%u cannot carry the line (%s): published unreliable\n",
+				    v->tsc_ratio, v->tsc_frac_bits,
+				    vmc_page_verdict_str(v->verdict));
+		g = v->good;
+		vmch_unreliable(&g);
+		vmch_page_fill(&n, v, &g);
 	}
-	n.counter_id = g.counter_id;
-	n.time_type = g.time_type;
-	n.disruption_marker = cpu_to_le64(v->disruption_marker);
-	n.flags = cpu_to_le64(g.flags | VMCLOCK_FLAG_VM_GEN_COUNTER_PRESENT);
-	n.clock_status = g.clock_status;
-	n.leap_second_smearing_hint = VMCLOCK_SMEARING_STRICT;
-	n.tai_offset_sec = cpu_to_le16(g.tai_offset_sec);
-	n.leap_indicator = g.leap_indicator;
-	n.counter_period_shift = g.period_shift;
-	n.counter_value = cpu_to_le64(g.counter_value);
-	n.counter_period_frac_sec = cpu_to_le64(g.period_frac);
-	n.counter_period_esterror_rate_frac_sec = cpu_to_le64(g.period_esterr);
-	n.counter_period_maxerror_rate_frac_sec = cpu_to_le64(g.period_maxerr);
-	n.time_sec = cpu_to_le64(g.time_sec);
-	n.time_frac_sec = cpu_to_le64(g.time_frac);
-	n.time_esterror_nanosec = cpu_to_le64(g.time_esterror_ns);
-	n.time_maxerror_nanosec = cpu_to_le64(g.time_maxerror_ns);
-	n.vm_generation_counter = cpu_to_le64(v->vm_gen);
 
-	/* odd while writing; readers retry (vmclock_abi.h) */
+	/*
+	 * Odd while writing; readers spin until it is even again (100 ms in
+	 * ptp_vmclock), so the window is never preempted nor migrated.
+	 */
+	preempt_disable();
 	seq = le32_to_cpu(p->seq_count) | 1;
 	WRITE_ONCE(p->seq_count, cpu_to_le32(seq));
 	/* odd seq_count visible before any field changes */
 	smp_wmb();
-	WRITE_ONCE(p->counter_id, n.counter_id);
-	WRITE_ONCE(p->time_type, n.time_type);
 	memcpy((u8 *)p + VMCH_BODY, (u8 *)&n + VMCH_BODY,
 	       sizeof(n) - VMCH_BODY);
 	/* all fields visible before seq_count becomes even */
 	smp_wmb();
 	WRITE_ONCE(p->seq_count, cpu_to_le32(seq + 1));
+	preempt_enable();
 	wake_up_interruptible(&v->wq);
 
+	/* current views at the tail: the stale ones stay in front */
+	v->gen = vmch.gen;
+	list_move_tail(&v->node, &vmch.views);
 	v->rewrites++;
 	vmch.page_writes++;
 	vmch.page_write_ns += local_clock() - t0;
 }
 
-/* Recompute the line and rewrite every view if it changed. */
+/*
+ * The reference as published: after reference_timeout_ms without a new
+ * one, free-running with a maxerror rate of at least 500 ppm (the kernel's
+ * own MAXFREQ growth), so a guest's bound grows with the counter's age.
+ */
+static void vmch_ref_line(struct vmch_line *l)
+{
+	u64 age = local_clock() - vmch.ref_t;
+
+	*l = vmch.ref;
+	vmch.ref_expired = reference_timeout_ms &&
+			   age > (u64)reference_timeout_ms * NSEC_PER_MSEC;
+	if (!vmch.ref_expired)
+		return;
+	if (l->clock_status != VMCLOCK_STATUS_UNRELIABLE)
+		l->clock_status = VMCLOCK_STATUS_FREERUNNING;
+	if (l->flags & VMCLOCK_FLAG_TIME_MAXERROR_VALID) {
+		l->period_maxerr = max(l->period_maxerr,
+				       l->period_frac / VMCH_MAXERR_RATE_DIV);
+		l->flags |= VMCLOCK_FLAG_PERIOD_MAXERROR_VALID;
+	}
+}
+
+/*
+ * Recompute the line; a new line makes every view stale. Without time
+ * data the last good line stays, marked unreliable: counter_id and
+ * time_type never change (the ABI calls them constant).
+ */
 static void vmch_update(bool force)
 {
 	struct vmch_line l = {};
-	struct vmch_view *v;
 	bool step = false;
 
 	lockdep_assert_held(&vmch.lock);
 	if (vmch.ref_active) {
-		l = vmch.ref;
-	} else if (!vmch_kernel_line(&l, &step)) {
-		memset(&l, 0, sizeof(l));
-		l.counter_id = VMCLOCK_COUNTER_INVALID;
-		l.clock_status = VMCLOCK_STATUS_UNKNOWN;
+		vmch_ref_line(&l);
+	} else if (vmch_kernel_line(&l, &step)) {
+		vmch.good = l;
+	} else {
+		l = vmch.good;
+		vmch_unreliable(&l);
 	}
 	if (!force && !step && vmch.have_line &&
 	    !memcmp(&l, &vmch.line, sizeof(l)))
 		return;
 	vmch.line = l;
 	vmch.have_line = true;
+	vmch.gen++;
 	vmch.publishes++;
-	list_for_each_entry(v, &vmch.views, node)
-		vmch_view_write(v);
+}
+
+/*
+ * Rewrite the stale views, VMCH_BATCH per hold of the lock, so that a
+ * VMM's ioctl never waits behind all of them. Called and returns with
+ * vmch.lock held; drops it in between.
+ */
+static void vmch_sync_views(void)
+{
+	struct vmch_view *v;
+	unsigned int n;
+
+	lockdep_assert_held(&vmch.lock);
+	for (;;) {
+		for (n = 0; n < VMCH_BATCH; n++) {
+			v = list_first_entry(&vmch.views, struct vmch_view,
+					     node);
+			if (v->gen == vmch.gen)
+				break;
+			vmch_view_write(v);
+		}
+		vmch.batch_max = max(vmch.batch_max, n);
+		if (n < VMCH_BATCH)
+			return;
+		mutex_unlock(&vmch.lock);
+		cond_resched();
+		mutex_lock(&vmch.lock);
+	}
 }
 
 static void vmch_account(u64 t0)
@@ -353,6 +522,7 @@ static void vmch_publish_fn(struct work_struct *w)
 
 	mutex_lock(&vmch.lock);
 	vmch_update(false);
+	vmch_sync_views();
 	vmch_account(t0);
 	mutex_unlock(&vmch.lock);
 }
@@ -364,6 +534,7 @@ static void vmch_poll_fn(struct work_struct *w)
 	mutex_lock(&vmch.lock);
 	vmch.polls++;
 	vmch_update(false);
+	vmch_sync_views();
 	vmch_account(t0);
 	mutex_unlock(&vmch.lock);
 	schedule_delayed_work(&vmch.poll_work,
@@ -376,50 +547,93 @@ static void vmch_kick(void)
 	queue_work(system_highpri_wq, &vmch.publish_work);
 }
 
-/* File operations: one file, one view ---------------------------------- */
+/* File operations ------------------------------------------------------- */
 
-static int vmch_open(struct inode *inode, struct file *f)
+/* A view's page and fields; the caller links it in. */
+static int vmch_view_init(struct vmch_view *v, gfp_t gfp)
 {
-	struct vmch_view *v;
-
-	v = kzalloc(sizeof(*v), GFP_KERNEL);
-	if (!v)
-		return -ENOMEM;
-	v->page = alloc_page(GFP_KERNEL | __GFP_ZERO);
+	v->page = alloc_page(gfp | __GFP_ZERO);
 	if (!v->page)
-		goto free_view;
+		return -ENOMEM;
 	v->abi = page_address(v->page);
 	v->abi->magic = cpu_to_le32(VMCLOCK_MAGIC);
 	v->abi->size = cpu_to_le32(PAGE_SIZE);
 	v->abi->version = cpu_to_le16(VMCLOCK_VERSION);
-	v->abi->counter_id = VMCLOCK_COUNTER_INVALID;
+	v->abi->counter_id = VMCH_COUNTER_ID;
+	v->abi->time_type = VMCLOCK_TIME_UTC;
 	init_waitqueue_head(&v->wq);
 	v->tsc_ratio = 1;			/* identity, frac_bits 0 */
 	/* random starts: a new view never repeats an old view's values */
 	v->disruption_marker = get_random_u64();
 	v->vm_gen = get_random_u64();
+	return 0;
+}
+
+/*
+ * Read-only files share vmch.host. A file open for writing (a VMM: the
+ * node's group or ACL) gets its own view: one page, charged to the
+ * opener's memory cgroup, at most max_views of them.
+ */
+static int vmch_open(struct inode *inode, struct file *f)
+{
+	struct vmch_file *vf;
+	struct vmch_view *v;
+	int ret = -ENOMEM;
+
+	vf = kzalloc(sizeof(*vf), GFP_KERNEL_ACCOUNT);
+	if (!vf)
+		return -ENOMEM;
+	f->private_data = vf;
+	if (!(f->f_mode & FMODE_WRITE)) {
+		vf->v = &vmch.host;
+		return 0;
+	}
+
+	v = kzalloc(sizeof(*v), GFP_KERNEL_ACCOUNT);
+	if (!v)
+		goto free_file;
+	ret = vmch_view_init(v, GFP_KERNEL_ACCOUNT);
+	if (ret)
+		goto free_view;
 
 	mutex_lock(&vmch.lock);
-	list_add_tail(&v->node, &vmch.views);
+	if (vmch.nviews >= max_views) {
+		mutex_unlock(&vmch.lock);
+		pr_warn_ratelimited("%u views open (max_views): open refused\n",
+				    max_views);
+		ret = -ENOSPC;
+		goto free_page;
+	}
 	vmch.nviews++;
+	v->good = vmch.good;
+	list_add_tail(&v->node, &vmch.views);
 	vmch_view_write(v);
 	mutex_unlock(&vmch.lock);
-	f->private_data = v;
+	vf->v = v;
 	return 0;
 
+free_page:
+	__free_page(v->page);
 free_view:
 	kfree(v);
-	return -ENOMEM;
+free_file:
+	kfree(vf);
+	return ret;
 }
 
 static int vmch_release(struct inode *inode, struct file *f)
 {
-	struct vmch_view *v = f->private_data;
+	struct vmch_file *vf = f->private_data;
+	struct vmch_view *v = vf->v;
 
+	kfree(vf);
+	if (v == &vmch.host)
+		return 0;
 	mutex_lock(&vmch.lock);
 	list_del(&v->node);
 	vmch.nviews--;
 	mutex_unlock(&vmch.lock);
+	/* a page still pinned elsewhere (get_user_pages) lives on until put */
 	__free_page(v->page);
 	kfree(v);
 	return 0;
@@ -428,9 +642,11 @@ static int vmch_release(struct inode *inode, struct file *f)
 /* A seq-consistent copy of the page's fields (sizeof(struct vmclock_abi)). */
 static ssize_t vmch_read_iter(struct kiocb *iocb, struct iov_iter *to)
 {
-	struct vmch_view *v = iocb->ki_filp->private_data;
+	struct vmch_file *vf = iocb->ki_filp->private_data;
+	struct vmclock_abi *abi = vf->v->abi;
 	const size_t max = sizeof(struct vmclock_abi);
-	unsigned long timeout = jiffies + HZ / 10;	/* as ptp_vmclock */
+	/* a time, as ptp_vmclock: a writer's window is never preempted */
+	unsigned long timeout = jiffies + msecs_to_jiffies(100);
 	struct vmclock_abi copy;
 	loff_t pos = iocb->ki_pos;
 	size_t n;
@@ -438,59 +654,86 @@ static ssize_t vmch_read_iter(struct kiocb *iocb, struct iov_iter *to)
 
 	if (pos < 0)
 		return -EINVAL;
-	if (pos >= max)
+	if (pos >= max || !iov_iter_count(to))
 		return 0;
 	for (;;) {
-		seq = le32_to_cpu(READ_ONCE(v->abi->seq_count));
+		seq = le32_to_cpu(READ_ONCE(abi->seq_count));
 		if (!(seq & 1)) {
 			/* fields read after seq_count, pairs with the writer */
 			smp_rmb();
-			memcpy(&copy, v->abi, max);
+			memcpy(&copy, abi, max);
 			/* and seq_count read again after the fields */
 			smp_rmb();
-			if (seq == le32_to_cpu(READ_ONCE(v->abi->seq_count)))
+			if (seq == le32_to_cpu(READ_ONCE(abi->seq_count)))
 				break;
 		}
 		if (time_after(jiffies, timeout))
 			return -ETIMEDOUT;
+		cond_resched();
 		cpu_relax();
 	}
 	n = copy_to_iter((u8 *)&copy + pos, min(max - pos, iov_iter_count(to)),
 			 to);
 	if (!n)
 		return -EFAULT;
-	WRITE_ONCE(v->read_seq, seq);
+	WRITE_ONCE(vf->read_seq, seq);
 	iocb->ki_pos = pos + n;
 	return n;
 }
 
 static __poll_t vmch_poll(struct file *f, poll_table *wait)
 {
-	struct vmch_view *v = f->private_data;
+	struct vmch_file *vf = f->private_data;
+	struct vmch_view *v = vf->v;
 
 	poll_wait(f, &v->wq, wait);
-	if (le32_to_cpu(READ_ONCE(v->abi->seq_count)) != READ_ONCE(v->read_seq))
+	if (le32_to_cpu(READ_ONCE(v->abi->seq_count)) != READ_ONCE(vf->read_seq))
 		return EPOLLIN | EPOLLRDNORM;
 	return 0;
 }
 
-/* Exactly one page, read-only, and never to be made writable. */
+/*
+ * The page again after MADV_DONTNEED or a fork. The mapping holds the
+ * file, the file the view, so the page outlives close() of the fd.
+ */
+static vm_fault_t vmch_fault(struct vm_fault *vmf)
+{
+	struct page *page = vmf->vma->vm_private_data;
+
+	if (vmf->pgoff)
+		return VM_FAULT_SIGBUS;
+	get_page(page);
+	vmf->page = page;
+	return 0;
+}
+
+static const struct vm_operations_struct vmch_vm_ops = {
+	.fault = vmch_fault,
+};
+
+/* Exactly one page, read-only, never to be made writable or executable. */
 static int vmch_mmap(struct file *f, struct vm_area_struct *vma)
 {
-	struct vmch_view *v = f->private_data;
+	struct vmch_file *vf = f->private_data;
 
 	if (vma->vm_pgoff || vma->vm_end - vma->vm_start != PAGE_SIZE)
 		return -EINVAL;
-	if (vma->vm_flags & VM_WRITE)
+	if (vma->vm_flags & (VM_WRITE | VM_EXEC))
 		return -EPERM;
-	/* never mprotect()able to writable, never grown, never dumped */
+	/*
+	 * No VM_MAYWRITE: neither mprotect() nor FOLL_FORCE (ptrace,
+	 * /proc/PID/mem) can write it, not even as a private COW copy.
+	 */
 #ifdef VMCD_HAVE_VM_FLAGS_CLEAR
-	vm_flags_mod(vma, VM_DONTEXPAND | VM_DONTDUMP, VM_MAYWRITE);
+	vm_flags_mod(vma, VM_DONTEXPAND | VM_DONTDUMP,
+		     VM_MAYWRITE | VM_MAYEXEC);
 #else
-	vma->vm_flags &= ~VM_MAYWRITE;
+	vma->vm_flags &= ~(VM_MAYWRITE | VM_MAYEXEC);
 	vma->vm_flags |= VM_DONTEXPAND | VM_DONTDUMP;
 #endif
-	return vm_insert_page(vma, vma->vm_start, v->page);
+	vma->vm_private_data = vf->v->page;
+	vma->vm_ops = &vmch_vm_ops;
+	return 0;
 }
 
 /* ioctls ---------------------------------------------------------------- */
@@ -502,7 +745,11 @@ static long vmch_get_info(struct vmch_view *v, void __user *arg)
 	mutex_lock(&vmch.lock);
 	info.flags = (vmch.ref_active ? VMCLOCK_HOST_INFO_REFERENCE : 0) |
 		     (vmch.counter_ok ? VMCLOCK_HOST_INFO_COUNTER_OK : 0) |
-		     (vmch.ntp_ok ? VMCLOCK_HOST_INFO_NTP_OK : 0);
+		     (vmch.ntp_ok ? VMCLOCK_HOST_INFO_NTP_OK : 0) |
+		     (v == &vmch.host ? VMCLOCK_HOST_INFO_SHARED : 0) |
+		     (vmch.ref_active && vmch.ref_expired ?
+		      VMCLOCK_HOST_INFO_REFERENCE_EXPIRED : 0);
+	info.page_verdict = v->verdict;
 	info.tsc_offset = v->tsc_offset;
 	info.tsc_ratio = v->tsc_ratio;
 	info.tsc_frac_bits = v->tsc_frac_bits;
@@ -524,6 +771,8 @@ static bool vmch_zero(const u8 *p, size_t n)
 static long vmch_set_tsc(struct vmch_view *v, const void __user *arg)
 {
 	struct vmclock_host_tsc t;
+	struct vmch_view try;
+	struct vmclock_abi n;
 	struct vmch_line g;
 	int log2r;
 
@@ -541,8 +790,14 @@ static long vmch_set_tsc(struct vmch_view *v, const void __user *arg)
 	     t.ratio != 1ULL << (t.frac_bits + VMCLOCK_HOST_TSC_RATIO_MAX_LOG2)))
 		return -EINVAL;
 
+	/* the page it makes from the current line must pass validation */
+	try.tsc_ratio = t.ratio;
+	try.tsc_frac_bits = t.frac_bits;
+	try.tsc_offset = t.offset;
 	mutex_lock(&vmch.lock);
-	if (vmch_scale(&vmch.line, t.ratio, t.frac_bits, t.offset, &g)) {
+	try.disruption_marker = v->disruption_marker;
+	try.vm_gen = v->vm_gen;
+	if (vmch_view_page(&try, &vmch.line, &g, &n) != VMC_PAGE_OK) {
 		mutex_unlock(&vmch.lock);
 		return -EINVAL;
 	}
@@ -594,27 +849,34 @@ static long vmch_set_reference(const void __user *arg)
 	pg.counter_period_frac_sec = cpu_to_le64(r.counter_period_frac_sec);
 	if (vmc_page_validate(&pg, PAGE_SIZE, VMCH_COUNTER_ID) != VMC_PAGE_OK)
 		return -EINVAL;
+	/* time_type is constant (UTC): TAI goes out converted, by its offset */
+	if (r.time_type == VMCLOCK_TIME_TAI &&
+	    !(r.page_flags & VMCLOCK_FLAG_TAI_OFFSET_VALID))
+		return -EINVAL;
 
 	l.counter_value = r.counter_value;
 	l.period_frac = r.counter_period_frac_sec;
 	l.period_esterr = r.counter_period_esterror_rate_frac_sec;
 	l.period_maxerr = r.counter_period_maxerror_rate_frac_sec;
-	l.time_sec = r.time_sec;
+	l.time_sec = r.time_type == VMCLOCK_TIME_TAI ?
+		     vmc_tai_to_utc(r.time_sec, r.tai_offset_sec) : r.time_sec;
 	l.time_frac = r.time_frac_sec;
 	l.time_esterror_ns = r.time_esterror_nanosec;
 	l.time_maxerror_ns = r.time_maxerror_nanosec;
 	l.flags = r.page_flags;
 	l.tai_offset_sec = r.tai_offset_sec;
 	l.counter_id = VMCH_COUNTER_ID;
-	l.time_type = r.time_type;
+	l.time_type = VMCLOCK_TIME_UTC;
 	l.clock_status = r.clock_status;
 	l.leap_indicator = r.leap_indicator;
 	l.period_shift = r.counter_period_shift;
 
 	mutex_lock(&vmch.lock);
 	vmch.ref = l;
+	vmch.ref_t = local_clock();
 	vmch.ref_active = true;
 	vmch_update(true);
+	vmch_sync_views();
 	mutex_unlock(&vmch.lock);
 	return 0;
 }
@@ -624,7 +886,9 @@ static long vmch_clear_reference(void)
 	mutex_lock(&vmch.lock);
 	if (vmch.ref_active) {
 		vmch.ref_active = false;
+		vmch.ref_expired = false;
 		vmch_update(true);
+		vmch_sync_views();
 	}
 	mutex_unlock(&vmch.lock);
 	return 0;
@@ -632,7 +896,8 @@ static long vmch_clear_reference(void)
 
 static long vmch_ioctl(struct file *f, unsigned int cmd, unsigned long arg)
 {
-	struct vmch_view *v = f->private_data;
+	struct vmch_file *vf = f->private_data;
+	struct vmch_view *v = vf->v;
 	void __user *uarg = (void __user *)arg;
 	bool writer = f->f_mode & FMODE_WRITE;
 
@@ -689,6 +954,7 @@ static int vmch_stats_show(struct seq_file *s, void *unused)
 	seq_printf(s, "notifier_ns_total %llu\n", fs.ns_total);
 	seq_printf(s, "notifier_ns_max %llu\n", fs.ns_max);
 	seq_printf(s, "publishes %llu\n", vmch.publishes);
+	seq_printf(s, "publish_batch_max %u\n", vmch.batch_max);
 	seq_printf(s, "page_writes %llu\n", vmch.page_writes);
 	seq_printf(s, "page_write_ns_total %llu\n", vmch.page_write_ns);
 	seq_printf(s, "work_ns_total %llu\n", vmch.work_ns);
@@ -701,6 +967,17 @@ static int vmch_stats_show(struct seq_file *s, void *unused)
 }
 DEFINE_SHOW_ATTRIBUTE(vmch_stats);
 
+/* Nominal line until the host has given one: 1 GHz, no time data. */
+static void vmch_line_init(struct vmch_line *l)
+{
+	memset(l, 0, sizeof(*l));
+	l->counter_id = VMCH_COUNTER_ID;
+	l->time_type = VMCLOCK_TIME_UTC;
+	l->period_frac = 0x89705f4136b4a597ULL;	/* 2^93 / 10^9 */
+	l->period_shift = 29;
+	l->clock_status = VMCLOCK_STATUS_UNRELIABLE;
+}
+
 static int __init vmch_init(void)
 {
 	int ret;
@@ -709,14 +986,26 @@ static int __init vmch_init(void)
 	INIT_LIST_HEAD(&vmch.views);
 	INIT_WORK(&vmch.publish_work, vmch_publish_fn);
 	INIT_DELAYED_WORK(&vmch.poll_work, vmch_poll_fn);
+	vmch_line_init(&vmch.good);
+	vmch.host.good = vmch.good;
+	ret = vmch_view_init(&vmch.host, GFP_KERNEL);
+	if (ret)
+		return ret;
+	list_add_tail(&vmch.host.node, &vmch.views);
 
 	ret = vmch_ntp_init();
 	if (ret)
 		pr_warn("host NTP state unreadable (%d): clock_status unknown\n",
 			ret);
+	/* the notifier fires once inside: the host line is there at once */
 	ret = vmch_follow_start(vmch_kick);
 	if (ret)
-		return ret;
+		goto free_host;
+	/* no file ever sees a page without a line */
+	mutex_lock(&vmch.lock);
+	vmch_update(true);
+	vmch_sync_views();
+	mutex_unlock(&vmch.lock);
 	ret = misc_register(&vmch_misc);
 	if (ret)
 		goto stop_follow;
@@ -729,6 +1018,8 @@ static int __init vmch_init(void)
 stop_follow:
 	vmch_follow_stop();
 	cancel_work_sync(&vmch.publish_work);
+free_host:
+	__free_page(vmch.host.page);
 	return ret;
 }
 
@@ -739,6 +1030,8 @@ static void __exit vmch_exit(void)
 	vmch_follow_stop();
 	cancel_work_sync(&vmch.publish_work);
 	cancel_delayed_work_sync(&vmch.poll_work);
+	/* no file is open (each holds the module): no map of it remains */
+	__free_page(vmch.host.page);
 }
 
 module_init(vmch_init);

@@ -2,8 +2,10 @@
 /*
  * ioctl ABI of /dev/vmclock_host (vmclock_host.ko).
  *
- * Each open file is one guest's view: one page in the vmclock page ABI
- * (vmclock_abi.h), mapped read-only by the VMM into its guest. The ioctls
+ * Each file open for writing is one guest's view: one page in the vmclock
+ * page ABI (vmclock_abi.h), mapped read-only by the VMM into its guest; at
+ * most max_views (module parameter) at once, ENOSPC beyond. Files open only
+ * for reading share the host's untransformed page. The ioctls
  * below set what differs between guests (counter offset and scaling, the
  * disruption marker, the VM generation counter) and, for privileged
  * userspace, an explicit reference line that replaces the one derived from
@@ -41,8 +43,9 @@ struct vmclock_host_tsc {
 
 /*
  * Ratios outside 2^-16..2^8 (a guest counter 65536 times slower to 256
- * times faster than the host's) are refused, as is any ratio whose page
- * period would fall outside the page ABI's 1 MHz..275 GHz.
+ * times faster than the host's) are refused, as is any transform whose
+ * page, made from the current line, fails the guests' validator (a period
+ * outside the page ABI's ~1 MHz..275 GHz among others).
  */
 #define VMCLOCK_HOST_TSC_RATIO_MIN_LOG2	(-16)
 #define VMCLOCK_HOST_TSC_RATIO_MAX_LOG2	8
@@ -51,6 +54,10 @@ struct vmclock_host_tsc {
 #define VMCLOCK_HOST_INFO_REFERENCE	(1U << 0)	/* explicit reference active */
 #define VMCLOCK_HOST_INFO_COUNTER_OK	(1U << 1)	/* host clocksource is the counter */
 #define VMCLOCK_HOST_INFO_NTP_OK	(1U << 2)	/* host NTP state readable */
+/* this file reads the host's shared untransformed page (opened read-only) */
+#define VMCLOCK_HOST_INFO_SHARED	(1U << 3)
+/* the explicit reference is older than reference_timeout_ms: degraded */
+#define VMCLOCK_HOST_INFO_REFERENCE_EXPIRED (1U << 4)
 
 struct vmclock_host_info {
 	__u32 size;		/* filled in: sizeof(struct vmclock_host_info) */
@@ -60,7 +67,14 @@ struct vmclock_host_info {
 	__u8 tsc_frac_bits;
 	__u8 counter_id;	/* VMCLOCK_COUNTER_* on this view's page */
 	__u8 clock_status;	/* VMCLOCK_STATUS_* on this view's page */
-	__u8 pad[5];
+	/*
+	 * The guests' validator (vmc_page_validate, enum vmc_page_verdict in
+	 * vmclock_math.h) on the page this view's transform makes from the
+	 * current line: 0 (ok) or why it failed; the page then carries the
+	 * view's last valid line with clock_status unreliable.
+	 */
+	__u8 page_verdict;
+	__u8 pad[4];
 	__u64 disruption_marker;
 	__u64 vm_generation_counter;
 	__u64 rewrites;		/* times this view's page was rewritten */
@@ -76,10 +90,13 @@ struct vmclock_host_info {
  * An explicit counter-to-time line in HOST counter units, for hosts whose
  * userspace knows it better than the kernel (a 1PPS-latched counter).
  * Fields mean what the page ABI fields of the same name mean. time_type is
- * VMCLOCK_TIME_UTC or VMCLOCK_TIME_TAI; tai_offset_sec follows Linux's sign
- * (UTC - TAI, -37 s in 2026). It replaces the kernel-derived line in every
- * view until VMCLOCK_HOST_CLEAR_REFERENCE; later calls replace it again.
- * Needs CAP_SYS_TIME and a file open for writing.
+ * VMCLOCK_TIME_UTC or VMCLOCK_TIME_TAI (then with a valid tai_offset_sec:
+ * the pages stay UTC, their time_type never changes); tai_offset_sec
+ * follows Linux's sign (UTC - TAI, -37 s in 2026). It replaces the
+ * kernel-derived line in every view until VMCLOCK_HOST_CLEAR_REFERENCE;
+ * later calls replace it again. Not set again within reference_timeout_ms
+ * (module parameter), it is published free-running with a maxerror rate
+ * of at least 500 ppm. Needs CAP_SYS_TIME and a file open for writing.
  */
 struct vmclock_host_reference {
 	__u32 size;		/* sizeof(struct vmclock_host_reference) */

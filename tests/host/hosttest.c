@@ -14,6 +14,9 @@
  *   hosttest badargs            bad ioctls rejected, nothing changed
  *   hosttest cycles N           N open/mmap/read/close
  *   hosttest bench N SECONDS    N open views: notifier and rewrite cost
+ *   (and the robustness commands of hosttest_robust.c)
+ *
+ * Every command returns nonzero when it gave up; main() then fails.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -73,13 +76,14 @@ static void sleep_ms(int ms)
 	nanosleep(&ts, NULL);
 }
 
+/* A setup step that cannot fail quietly: a failed result, then exit 1. */
 static int open_or_die(const char *path, int flags)
 {
 	int fd = open(path, flags);
 
 	if (fd < 0) {
-		fprintf(stderr, "open %s: %s\n", path, strerror(errno));
-		exit(2);
+		result(0, "setup: open %s: %s", path, strerror(errno));
+		exit(1);
 	}
 	return fd;
 }
@@ -141,14 +145,14 @@ static int cmd_fidelity(int secs, int report_only)
 	int64_t win_start = -1, win_end = -1, worst_t = 0, worst = 0;
 	unsigned int k = 0, bad_tries = 0;
 
-	if (ioctl(gfd, VMCLOCK_HOST_SET_TSC, &tsc)) {
-		perror("VMCLOCK_HOST_SET_TSC");
-		return 2;
+	if (!errs || ioctl(gfd, VMCLOCK_HOST_SET_TSC, &tsc)) {
+		result(0, "setup: VMCLOCK_HOST_SET_TSC 1.5: %s", strerror(errno));
+		return 1;
 	}
 	map = mmap(NULL, 4096, PROT_READ, MAP_SHARED, fd, 0);
 	if (map == MAP_FAILED) {
-		perror("mmap");
-		return 2;
+		result(0, "setup: mmap: %s", strerror(errno));
+		return 1;
 	}
 	t_end = now_ns(CLOCK_MONOTONIC_RAW) + secs * 1000000000LL;
 	next_change = now_ns(CLOCK_MONOTONIC_RAW) + 500000000LL;
@@ -167,8 +171,11 @@ static int cmd_fidelity(int secs, int report_only)
 			uint32_t seq0 = map->seq_count;
 			int64_t t0 = now_ns(CLOCK_MONOTONIC_RAW), t1;
 
-			if (adjtimex(&tx) < 0)
-				perror(c->what);
+			if (adjtimex(&tx) < 0) {
+				result(0, "setup: adjtimex %s: %s", c->what,
+				       strerror(errno));
+				return 1;
+			}
 			t1 = now_ns(CLOCK_MONOTONIC_RAW);
 			/* the page must move within a tick */
 			while (map->seq_count == seq0 &&
@@ -249,7 +256,10 @@ static int cmd_fidelity(int secs, int report_only)
 	{
 		struct timex tx = { .modes = ADJ_FREQUENCY, .freq = 0 };
 
-		adjtimex(&tx);
+		if (adjtimex(&tx) < 0) {
+			result(0, "restore frequency 0: %s", strerror(errno));
+			return 1;
+		}
 	}
 	return 0;
 }
@@ -268,15 +278,15 @@ static int cmd_perm(void)
 	void *m;
 
 	if (setgid(65534) || setuid(65534)) {
-		perror("setuid nobody");
-		return 2;
+		result(0, "setup: setuid nobody: %s", strerror(errno));
+		return 1;
 	}
 	result(getuid() == 65534 && geteuid() == 65534, "running as nobody");
 
 	ro = open(DEV, O_RDONLY);
 	result(ro >= 0, "nobody can open read-only");
 	if (ro < 0)
-		return 1;
+		exit(1);	/* the remaining results go missing: counted */
 	result(open(DEV, O_RDWR) < 0 && errno == EACCES,
 	       "nobody cannot open for writing");
 	result(read_page(ro, &pg) == 0 && pg.magic == VMCLOCK_MAGIC,
@@ -287,29 +297,31 @@ static int cmd_perm(void)
 	m = mmap(NULL, 4096, PROT_READ, MAP_SHARED, ro, 0);
 	result(m != MAP_FAILED && ((struct vmclock_abi *)m)->magic == VMCLOCK_MAGIC,
 	       "nobody can mmap read-only");
-	if (m != MAP_FAILED) {
-		r = mprotect(m, 4096, PROT_READ | PROT_WRITE);
-		result(r < 0, "mprotect of a read-only shared map to writable refused");
-		printf("# mprotect returned %d errno %d\n", r, r ? errno : 0);
+	/* a failed mmap fails the mprotect checks too: never a missing line */
+	r = m == MAP_FAILED ? 0 : mprotect(m, 4096, PROT_READ | PROT_WRITE);
+	result(m != MAP_FAILED && r < 0,
+	       "mprotect of a read-only shared map to writable refused");
+	printf("# mmap %s, mprotect returned %d errno %d\n",
+	       m == MAP_FAILED ? "failed" : "ok", r, r ? errno : 0);
+	if (m != MAP_FAILED)
 		munmap(m, 4096);
-	}
 	m = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED, ro, 0);
 	result(m == MAP_FAILED, "writable shared mmap refused (read-only fd)");
 	m = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED, rw, 0);
 	result(m == MAP_FAILED, "writable shared mmap refused (fd open for writing)");
 	printf("# errno %d\n", m == MAP_FAILED ? errno : 0);
 	m = mmap(NULL, 4096, PROT_READ, MAP_SHARED, rw, 0);
-	if (m != MAP_FAILED) {
-		r = mprotect(m, 4096, PROT_READ | PROT_WRITE);
-		result(r < 0, "mprotect to writable refused (fd open for writing)");
+	r = m == MAP_FAILED ? 0 : mprotect(m, 4096, PROT_READ | PROT_WRITE);
+	result(m != MAP_FAILED && r < 0,
+	       "mprotect to writable refused (fd open for writing)");
+	if (m != MAP_FAILED)
 		munmap(m, 4096);
-	}
 	m = mmap(NULL, 4096, PROT_READ, MAP_PRIVATE, ro, 0);
-	if (m != MAP_FAILED) {
-		r = mprotect(m, 4096, PROT_READ | PROT_WRITE);
-		result(r < 0, "mprotect of a private map to writable refused");
+	r = m == MAP_FAILED ? 0 : mprotect(m, 4096, PROT_READ | PROT_WRITE);
+	result(m != MAP_FAILED && r < 0,
+	       "mprotect of a private map to writable refused");
+	if (m != MAP_FAILED)
 		munmap(m, 4096);
-	}
 	m = mmap(NULL, 8192, PROT_READ, MAP_SHARED, ro, 0);
 	result(m == MAP_FAILED, "mapping more than one page refused");
 
@@ -338,7 +350,11 @@ static struct vmclock_abi wait_page(int fd, int ms)
 	struct vmclock_abi p;
 
 	sleep_ms(ms);
-	read_page(fd, &p);
+	if (read_page(fd, &p)) {
+		/* 0xff everywhere fails every check that uses it */
+		memset(&p, 0xff, sizeof(p));
+		printf("# read() failed: %s\n", strerror(errno));
+	}
 	return p;
 }
 
@@ -350,7 +366,7 @@ static void settx(int modes, int status, long maxerr, long esterr, int tai)
 	};
 
 	if (adjtimex(&tx) < 0)
-		perror("adjtimex");
+		result(0, "setup: adjtimex modes 0x%x: %s", modes, strerror(errno));
 }
 
 static int cmd_ntp(void)
@@ -418,7 +434,8 @@ static int cmd_ntp(void)
 		/* let time_state settle to TIME_OK (one second_overflow) */
 		settx(ADJ_STATUS, 0, 0, 0, 0);
 		sleep_ms(2200);
-		settimeofday(&tv, NULL);
+		if (settimeofday(&tv, NULL))
+			result(0, "setup: settimeofday: %s", strerror(errno));
 		/* settimeofday clears NTP state: synchronise again */
 		settx(ADJ_STATUS | ADJ_MAXERROR, STA_INS, 1000, 0, 0);
 		for (i = 0; i < 50; i++) {
@@ -460,7 +477,8 @@ static int same_page(int fd, const struct vmclock_abi *before)
 #define EXPECT_BAD(fd, cmd, arg, err, desc) do {			\
 	struct vmclock_abi b_;						\
 	int r_;								\
-	read_page(fd, &b_);						\
+	if (read_page(fd, &b_))						\
+		memset(&b_, 0xff, sizeof(b_));				\
 	errno = 0;							\
 	r_ = ioctl(fd, cmd, arg);					\
 	result(r_ < 0 && errno == (err) && same_page(fd, &b_),		\
@@ -562,18 +580,17 @@ static int cmd_badargs(void)
 		struct vmclock_host_info i0, i1;
 		struct vmclock_abi a, b;
 
-		ioctl(fd, VMCLOCK_HOST_GET_INFO, &i0);
-		read_page(fd, &a);
-		ioctl(fd, VMCLOCK_HOST_BUMP_DISRUPTION);
-		read_page(fd, &b);
-		result(b.disruption_marker == a.disruption_marker + 1 &&
+		int ok;
+
+		ok = !ioctl(fd, VMCLOCK_HOST_GET_INFO, &i0) && !read_page(fd, &a) &&
+		     !ioctl(fd, VMCLOCK_HOST_BUMP_DISRUPTION) && !read_page(fd, &b);
+		result(ok && b.disruption_marker == a.disruption_marker + 1 &&
 		       b.vm_generation_counter == a.vm_generation_counter &&
 		       b.seq_count != a.seq_count,
 		       "disruption bump: marker +1, generation unchanged, seq moved");
-		ioctl(fd, VMCLOCK_HOST_BUMP_GENERATION);
-		read_page(fd, &a);
-		ioctl(fd, VMCLOCK_HOST_GET_INFO, &i1);
-		result(a.vm_generation_counter == b.vm_generation_counter + 1 &&
+		ok = !ioctl(fd, VMCLOCK_HOST_BUMP_GENERATION) && !read_page(fd, &a) &&
+		     !ioctl(fd, VMCLOCK_HOST_GET_INFO, &i1);
+		result(ok && a.vm_generation_counter == b.vm_generation_counter + 1 &&
 		       a.disruption_marker == b.disruption_marker + 1 &&
 		       (a.flags & VMCLOCK_FLAG_VM_GEN_COUNTER_PRESENT) &&
 		       i1.vm_generation_counter == a.vm_generation_counter,
@@ -618,7 +635,7 @@ struct stats {
 	unsigned long long publishes;
 };
 
-static void read_stats(struct stats *s)
+static int read_stats(struct stats *s)
 {
 	char key[64];
 	unsigned long long v;
@@ -626,8 +643,8 @@ static void read_stats(struct stats *s)
 
 	memset(s, 0, sizeof(*s));
 	if (!f) {
-		perror(STATS);
-		return;
+		result(0, "setup: open %s: %s", STATS, strerror(errno));
+		return -1;
 	}
 	while (fscanf(f, "%63s %llu", key, &v) == 2) {
 		if (!strcmp(key, "notifier_calls"))
@@ -646,6 +663,7 @@ static void read_stats(struct stats *s)
 			s->publishes = v;
 	}
 	fclose(f);
+	return 0;
 }
 
 static void report(const char *phase, const struct stats *a,
@@ -669,23 +687,33 @@ static int cmd_bench(int nviews, int secs)
 	struct stats s0, s1, s2;
 	int i, *fds = calloc(nviews, sizeof(int));
 
-	setrlimit(RLIMIT_NOFILE, &rl);
+	if (!fds || setrlimit(RLIMIT_NOFILE, &rl)) {
+		result(0, "setup: %d fds: %s", nviews, strerror(errno));
+		return 1;
+	}
+	/* views are files open for writing; read-only files share a page */
 	for (i = 0; i < nviews; i++)
-		fds[i] = open_or_die(DEV, O_RDONLY);
+		fds[i] = open_or_die(DEV, O_RDWR);
 	sleep_ms(500);
-	read_stats(&s0);
+	if (read_stats(&s0))
+		return 1;
 	sleep_ms(secs * 1000);
-	read_stats(&s1);
+	if (read_stats(&s1))
+		return 1;
 	report("steady", &s0, &s1, secs);
 	/* a disciplined host: the tick length changes every 100 ms */
 	for (i = 0; i < secs * 10; i++) {
 		struct timex tx = { .modes = ADJ_FREQUENCY,
 				    .freq = (i & 1) ? 65536 : -65536 };
 
-		adjtimex(&tx);
+		if (adjtimex(&tx) < 0) {
+			result(0, "setup: adjtimex: %s", strerror(errno));
+			return 1;
+		}
 		sleep_ms(100);
 	}
-	read_stats(&s2);
+	if (read_stats(&s2))
+		return 1;
 	report("rewrite10hz", &s1, &s2, secs);
 	printf("M notifier_ns_max %llu\n", s2.ns_max);
 	printf("M notifier_mean_ns_overall %.0f\n",
@@ -695,31 +723,37 @@ static int cmd_bench(int nviews, int secs)
 	{
 		struct timex tx = { .modes = ADJ_FREQUENCY, .freq = 0 };
 
-		adjtimex(&tx);
+		if (adjtimex(&tx) < 0)
+			return 1;
 	}
 	for (i = 0; i < nviews; i++)
 		close(fds[i]);
 	return 0;
 }
 
+#include "hosttest_robust.c"
+
 int main(int argc, char **argv)
 {
+	int rc;
+
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	if (argc >= 3 && !strcmp(argv[1], "fidelity"))
-		cmd_fidelity(atoi(argv[2]), argc >= 4);
+		rc = cmd_fidelity(atoi(argv[2]), argc >= 4);
 	else if (argc >= 2 && !strcmp(argv[1], "perm"))
-		cmd_perm();
+		rc = cmd_perm();
 	else if (argc >= 2 && !strcmp(argv[1], "ntp"))
-		cmd_ntp();
+		rc = cmd_ntp();
 	else if (argc >= 2 && !strcmp(argv[1], "badargs"))
-		cmd_badargs();
+		rc = cmd_badargs();
 	else if (argc >= 3 && !strcmp(argv[1], "cycles"))
-		cmd_cycles(atoi(argv[2]));
+		rc = cmd_cycles(atoi(argv[2]));
 	else if (argc >= 4 && !strcmp(argv[1], "bench"))
-		cmd_bench(atoi(argv[2]), atoi(argv[3]));
-	else {
+		rc = cmd_bench(atoi(argv[2]), atoi(argv[3]));
+	else
+		rc = robust_main(argc, argv);
+	if (rc == 2)
 		fprintf(stderr, "usage: see the comment at the top of hosttest.c\n");
-		return 2;
-	}
-	return failures ? 1 : 0;
+	/* a command that gave up early fails even if its lines passed */
+	return rc || failures ? 1 : 0;
 }

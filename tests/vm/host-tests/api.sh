@@ -12,12 +12,16 @@ cat > "$plan" <<'PLAN'
 modprobe vmclock_host ntp_poll_ms=100
 echo "HT PREFIX perm"
 hosttest perm
+result $? "perm: hosttest exit status"
 echo "HT PREFIX badargs"
 hosttest badargs
+result $? "badargs: hosttest exit status"
 echo "HT PREFIX ntp"
 hosttest ntp
+result $? "ntp: hosttest exit status"
 echo "HT PREFIX cycles"
 hosttest cycles 100
+result $? "cycles: hosttest exit status"
 rmmod vmclock_host
 result $? "unload after use"
 echo "HT PREFIX load"
@@ -34,4 +38,5 @@ echo "# failures $fails"
 lsmod | grep -q vmclock_host
 result $((! $?)) "module gone after the cycles"
 PLAN
-ht_run api "$plan"
+# perm 17+1, badargs 25+1, ntp 12+1, cycles 1+1, load 3
+ht_run api "$plan" 62

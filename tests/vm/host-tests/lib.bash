@@ -10,19 +10,29 @@
 #
 # The guest prints "R pass|fail DESC" results, "# ..." details, "M ..."
 # measurements and "HT ..." harness lines on its console.
+#
+# The TAP plan is fixed by the caller (ht_run's third argument: the number
+# of R lines the plan must produce): a result that never appears is a
+# failure, and so is one more than planned.
 set -u
 
 HT_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 TOP=$(cd "$HT_DIR/../../.." && pwd)
 CACHE=${VMCLOCK_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/vmclock}
-WORK=$CACHE/host-tests
+# One build directory per work tree: make judges by mtime, and another
+# tree's newer objects must never stand in for this tree's sources.
+WORK=$CACHE/host-tests-$(printf '%s' "$TOP" | md5sum | cut -c1-8)
 KDIR=${KDIR:-$(ls -d /usr/src/linux-headers-*-amd64 2>/dev/null | sort -V | tail -n 1)}
 QEMU_TIMEOUT=${QEMU_TIMEOUT:-240}
 
+# A harness failure before the guest ran: every planned check fails.
 ht_die() {
+	local i total=$((${HT_PLANNED:-0} + 3))
+
 	echo "TAP version 13"
-	echo "1..1"
+	echo "1..$total"
 	echo "not ok 1 - $*"
+	for ((i = 2; i <= total; i++)); do echo "not ok $i - not run"; done
 	exit 1
 }
 
@@ -41,7 +51,8 @@ ht_build() {
 		make -C "$KDIR" M="$src" modules &&
 		make -C "$KDIR" M="$src/tests/host" modules &&
 		gcc -static -O2 -Wall -I"$TOP/include" -I"$TOP/tests/host" \
-			-o "$WORK/hosttest" "$TOP/tests/host/hosttest.c"
+			-o "$WORK/hosttest" "$TOP/tests/host/hosttest.c" \
+			"$TOP/lib/vmclock_math.c"
 	} > "$log" 2>&1 || { tail -n 20 "$log" >&2; ht_die "build (see $log)"; }
 	if grep -q 'warning:' "$log"; then
 		grep 'warning:' "$log" >&2
@@ -66,9 +77,10 @@ ht_initramfs() {
 	cat "$WORK/base.cpio.gz" "$WORK/overlay.cpio.gz" > "$WORK/initrd.gz"
 }
 
-# Guest console lines -> TAP on stdout; exit status 1 on any failure.
+# ht_tap PLANNED: guest console lines -> TAP on stdout, PLANNED results
+# plus three harness checks; exit status 1 on any failure.
 ht_tap() {
-	awk '
+	awk -v planned="$1" '
 	{ sub(/\r$/, "") }
 	/^HT PREFIX / { prefix = substr($0, 11) ": "; next }
 	match($0, /HT CLOCKSOURCE [^ ]+/) { cs = substr($0, RSTART + 15, RLENGTH - 15) }
@@ -86,19 +98,30 @@ ht_tap() {
 	/^M / { meas[++nm] = "# " prefix substr($0, 3) }
 	END {
 		print "TAP version 13"
-		print "1.." n + 3
+		print "1.." planned + 3
 		for (i = 1; i <= nm; i++) print meas[i]
-		for (i = 1; i <= n; i++) print res[i]
-		n++
-		if (cs == "tsc") print "ok " n " - guest clocksource is the TSC"
-		else { print "not ok " n " - guest clocksource is the TSC"; print "# measured " cs ", expected tsc"; fail++ }
-		n++
-		if (ended) print "ok " n " - guest ran the whole plan"
-		else { print "not ok " n " - guest ran the whole plan"; print "# no HT END (timeout or crash)"; fail++ }
-		n++
-		if (dbad == "0") print "ok " n " - no WARNING/BUG/Oops/Call Trace in dmesg"
+		for (i = 1; i <= planned; i++) {
+			if (i <= n) { print res[i]; continue }
+			print "not ok " i " - result " i " of " planned " missing"
+			print "# the guest stopped early or a check did not report"
+			fail++
+		}
+		k = planned + 1
+		if (cs == "tsc") print "ok " k " - guest clocksource is the TSC"
+		else { print "not ok " k " - guest clocksource is the TSC"; print "# measured " cs ", expected tsc"; fail++ }
+		k++
+		if (ended && n == planned) print "ok " k " - guest ran the whole plan"
 		else {
-			print "not ok " n " - no WARNING/BUG/Oops/Call Trace in dmesg"
+			print "not ok " k " - guest ran the whole plan"
+			if (!ended) print "# no HT END (timeout or crash)"
+			if (n != planned) print "# measured " n " results, planned " planned
+			for (i = planned + 1; i <= n; i++) print "# unplanned: " res[i]
+			fail++
+		}
+		k++
+		if (dbad == "0") print "ok " k " - no WARNING/BUG/Oops/Call Trace in dmesg"
+		else {
+			print "not ok " k " - no WARNING/BUG/Oops/Call Trace in dmesg"
 			print "# measured " (dbad == "" ? "no report" : dbad " lines") ", expected 0"
 			for (i = 1; i <= nd; i++) print "# " dl[i]
 			fail++
@@ -107,8 +130,11 @@ ht_tap() {
 	}'
 }
 
+# ht_run NAME PLAN_FILE PLANNED [KERNEL_ARGS...]
 ht_run() {
-	local name=$1 plan=$2 log vmlinuz rc
+	local name=$1 plan=$2 planned=$3 log vmlinuz rc
+	shift 3
+	HT_PLANNED=$planned
 
 	ht_build
 	ht_initramfs "$plan"
@@ -119,9 +145,9 @@ ht_run() {
 	timeout "$QEMU_TIMEOUT" qemu-system-x86_64 -accel tcg -cpu max -smp 1 \
 		-m 512M -nographic -no-reboot -kernel "$vmlinuz" \
 		-initrd "$WORK/initrd.gz" \
-		-append "console=ttyS0 tsc=reliable panic=-1 loglevel=4" \
+		-append "console=ttyS0 tsc=reliable panic=-1 loglevel=4 $*" \
 		< /dev/null > "$log" 2>&1
-	ht_tap < "$log"
+	ht_tap "$planned" < "$log"
 	rc=$?
 	echo "# console log: $log"
 	return $rc
