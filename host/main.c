@@ -853,13 +853,20 @@ static long vmch_set_reference(const void __user *arg)
 	if (r.time_type == VMCLOCK_TIME_TAI &&
 	    !(r.page_flags & VMCLOCK_FLAG_TAI_OFFSET_VALID))
 		return -EINVAL;
+	/*
+	 * Guests accept either sign; this producer's ABI promises Linux's
+	 * (UTC - TAI, -10..-1000 s), so the other is a caller's mistake.
+	 */
+	if ((r.page_flags & VMCLOCK_FLAG_TAI_OFFSET_VALID) &&
+	    (r.tai_offset_sec > -10 || r.tai_offset_sec < -1000))
+		return -EINVAL;
 
 	l.counter_value = r.counter_value;
 	l.period_frac = r.counter_period_frac_sec;
 	l.period_esterr = r.counter_period_esterror_rate_frac_sec;
 	l.period_maxerr = r.counter_period_maxerror_rate_frac_sec;
 	l.time_sec = r.time_type == VMCLOCK_TIME_TAI ?
-		     vmc_tai_to_utc(r.time_sec, r.tai_offset_sec) : r.time_sec;
+		     vmc_utc_from_tai(r.time_sec, -r.tai_offset_sec) : r.time_sec;
 	l.time_frac = r.time_frac_sec;
 	l.time_esterror_ns = r.time_esterror_nanosec;
 	l.time_maxerror_ns = r.time_maxerror_nanosec;
