@@ -368,6 +368,7 @@ static int final(const char *scn, const char *data, const char *simlog,
 	struct expect ex[64];
 	int nex = 0, i, too_many = 0;
 	char bad_directive[64] = "";
+	static char sline[4096];
 	double settle = -1, conv_thr = 100, conv_within = -1;
 	char line[512];
 	FILE *f;
@@ -390,10 +391,15 @@ static int final(const char *scn, const char *data, const char *simlog,
 		perror(scn);
 		return 2;
 	}
-	while (fgets(line, sizeof(line), f)) {
+	while (fgets(sline, sizeof(sline), f)) {
 		struct expect *e = &ex[nex];
-		char k1[64] = "", k2[64] = "";
+		char k1[64] = "", k2[64] = "", *line = sline;
 
+		if (!strchr(line, '\n') && !feof(f)) {
+			snprintf(bad_directive, sizeof(bad_directive),
+				 "(a line longer than %zu)", sizeof(sline) - 1);
+			break;
+		}
 		if (strchr(line, '#'))
 			*strchr(line, '#') = 0;
 		if (sscanf(line, "%63s", k1) != 1)

@@ -440,7 +440,7 @@ static int parse_status(const char *s)
 
 static void parse_scenario(const char *path)
 {
-	char line[512];
+	char line[4096];
 	FILE *f = fopen(path, "r");
 	int lineno = 0;
 
@@ -451,6 +451,12 @@ static void parse_scenario(const char *path)
 		int n;
 
 		lineno++;
+		/* a longer line would be read as two, the second a bogus one */
+		if (!strchr(line, '\n') && !feof(f)) {
+			fprintf(stderr, "vmclock-sim: %s:%d: line longer than %zu\n",
+				path, lineno, sizeof(line) - 1);
+			exit(1);
+		}
 		if (strchr(p, '#'))
 			*strchr(p, '#') = 0;
 		n = sscanf(p, "%63s %63s %63s", k, a, b);
