@@ -7,7 +7,8 @@
  *   ptp_vmclock on 6.13-6.19): gettimex64, and getcrosststamp so that
  *   PTP_SYS_OFFSET_PRECISE pairs page and system time at one counter value;
  * - /dev/vmclockN: read() of a seq-consistent copy of the page, a
- *   read-only mmap() of its one page, and poll() that reports POLLIN when
+ *   read-only mmap() of it when it is exactly one page at a page
+ *   boundary, and poll() that reports POLLIN when
  *   seq_count differs from what this file last read (the page is watched
  *   by the module's update work, so at update_interval_ms granularity).
  */
@@ -28,11 +29,11 @@
 #include "vmclock_discipline.h"
 #include "vmclock_math.h"
 
-
 struct vmcd_lookalike {
 	const struct vmclock_abi *page;
 	u32 page_size;
 	phys_addr_t phys;
+	bool mappable;			/* region is one aligned page */
 	struct clocksource *(*clock)(void *ctx);	/* the counter's clocksource */
 	void *ctx;
 
@@ -230,16 +231,25 @@ static __poll_t vmcdc_poll(struct file *f, poll_table *wait)
 	       EPOLLIN | EPOLLRDNORM : 0;
 }
 
-/* Read-only, one page, and never upgradable to writable by mprotect(). */
+/*
+ * Read-only and exactly the region: offered only when the region is one
+ * page at a page boundary (a whole page mapped over anything else would
+ * show its neighbours), never writable or executable, not even later
+ * through mprotect().
+ */
 static int vmcdc_mmap(struct file *f, struct vm_area_struct *vma)
 {
 	struct vmcdc_file *fp = f->private_data;
 
+	if (!fp->c->mappable)
+		return -ENODEV;
 	if ((vma->vm_flags & (VM_READ | VM_WRITE)) != VM_READ)
 		return -EROFS;
+	if (vma->vm_flags & VM_EXEC)
+		return -EPERM;
 	if (vma->vm_end - vma->vm_start != PAGE_SIZE || vma->vm_pgoff)
 		return -EINVAL;
-	vmcd_vma_clear_maywrite(vma);
+	vmcd_vma_clear_flags(vma, VM_MAYWRITE | VM_MAYEXEC);
 	return io_remap_pfn_range(vma, vma->vm_start,
 				  PHYS_PFN(fp->c->phys), PAGE_SIZE,
 				  vma->vm_page_prot);
@@ -272,6 +282,8 @@ struct vmcd_lookalike *vmcd_lookalike_create(const struct vmcd_region *r,
 	c->page = page;
 	c->page_size = page_size;
 	c->phys = r->res.start;
+	c->mappable = resource_size(&r->res) == PAGE_SIZE &&
+		      PAGE_ALIGNED(r->res.start);
 	c->clock = clock;
 	c->ctx = ctx;
 	init_waitqueue_head(&c->wq);
@@ -302,8 +314,9 @@ struct vmcd_lookalike *vmcd_lookalike_create(const struct vmcd_region *r,
 		ret = PTR_ERR(c->ptp);
 		goto out_misc;
 	}
-	pr_info("compatibility interfaces: /dev/%s and PTP clock %d\n",
-		c->name, ptp_clock_index(c->ptp));
+	pr_info("compatibility interfaces: /dev/%s%s and PTP clock %d\n",
+		c->name, c->mappable ? "" : " (no mmap: region is not one aligned page)",
+		ptp_clock_index(c->ptp));
 	return c;
 
 out_misc:
