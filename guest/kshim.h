@@ -8,6 +8,8 @@
 #define VMCLOCK_DISCIPLINE_KSHIM_H
 
 #include <linux/clocksource.h>
+#include <linux/io.h>
+#include <linux/ioport.h>
 #include <linux/mm.h>
 #include <linux/timekeeper_internal.h>
 #include <linux/timekeeping.h>
@@ -74,14 +76,34 @@ static inline u64 vmcd_tk_cycle_interval(struct timekeeper *tk)
 	return tk->cycle_interval;
 }
 
-/* Make a mapping impossible to mprotect() to writable. */
-static inline void vmcd_vma_clear_maywrite(struct vm_area_struct *vma)
+/* Make a mapping impossible to mprotect() to what @flags allow (VM_MAY*). */
+static inline void vmcd_vma_clear_flags(struct vm_area_struct *vma,
+					vm_flags_t flags)
 {
 #ifdef VMCD_HAVE_VM_FLAGS_CLEAR
-	vm_flags_clear(vma, VM_MAYWRITE);
+	vm_flags_clear(vma, flags);
 #else
-	vma->vm_flags &= ~VM_MAYWRITE;
+	vma->vm_flags &= ~flags;
 #endif
+}
+
+/*
+ * How the vmclock region is mapped into the kernel: write-back, and on a
+ * confidential guest (SEV, TDX) decrypted, i.e. shared with the host that
+ * writes it, as ptp_vmclock maps it. Kernels without MEMREMAP_DEC have no
+ * such guests to support.
+ */
+#ifdef VMCD_HAVE_MEMREMAP_DEC
+#define VMCD_MEMREMAP_FLAGS	(MEMREMAP_WB | MEMREMAP_DEC)
+#else
+#define VMCD_MEMREMAP_FLAGS	MEMREMAP_WB
+#endif
+
+/* The first @size bytes of @res mapped for reading; NULL on failure. */
+static inline const void *vmcd_map_region(const struct resource *res,
+					  size_t size)
+{
+	return memremap(res->start, size, VMCD_MEMREMAP_FLAGS);
 }
 
 /*

@@ -6,10 +6,11 @@
  * - a PTP clock "vmclockN" whose time is the page's, as UTC (as
  *   ptp_vmclock on 6.13-6.19): gettimex64, and getcrosststamp so that
  *   PTP_SYS_OFFSET_PRECISE pairs page and system time at one counter value;
- * - /dev/vmclockN: read() of a seq-consistent copy of the page, a
- *   read-only mmap() of its one page, and poll() that reports POLLIN when
- *   seq_count differs from what this file last read (the page is watched
- *   by the module's update work, so at update_interval_ms granularity).
+ * - /dev/vmclockN: read() of a seq-consistent copy of the region (up to
+ *   one page), a read-only mmap() of it when it is exactly one page at a
+ *   page boundary, and poll() that reports POLLIN once seq_count differs
+ *   from what this file saw at open() or last read (the page is watched by
+ *   the module's update work, so wake-ups come at update_interval_ms).
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
@@ -30,8 +31,10 @@
 
 struct vmcd_lookalike {
 	const struct vmclock_abi *page;
-	u32 page_size;
+	u32 page_size;			/* bytes mapped at @page */
+	size_t read_len;		/* bytes read() offers, <= PAGE_SIZE */
 	phys_addr_t phys;
+	bool mappable;			/* region is one aligned page */
 	struct clocksource *(*clock)(void *ctx);	/* the counter's clocksource */
 	void *ctx;
 
@@ -42,6 +45,12 @@ struct vmcd_lookalike {
 	wait_queue_head_t wq;
 	atomic_t seq;			/* page seq_count last seen by the work */
 };
+
+/* The page's seq_count now, rounded down to the last complete version. */
+static u32 vmcdc_seq_now(const struct vmcd_lookalike *c)
+{
+	return le32_to_cpu(READ_ONCE(c->page->seq_count)) & ~1U;
+}
 
 /* The counter read with its system timestamps, inside a stable page. */
 struct vmcdc_sample {
@@ -161,7 +170,7 @@ static int vmcdc_enable(struct ptp_clock_info *info,
 
 struct vmcdc_file {
 	struct vmcd_lookalike *c;
-	u32 seq;			/* seq_count of the copy last read */
+	u32 seq;	/* seq_count seen at open() or by the last read() */
 };
 
 static struct vmcd_lookalike *vmcdc_of(struct file *f)
@@ -171,24 +180,22 @@ static struct vmcd_lookalike *vmcdc_of(struct file *f)
 
 static int vmcdc_open(struct inode *inode, struct file *f)
 {
-	struct vmcdc_file *fp = kzalloc(sizeof(*fp), GFP_KERNEL);
+	struct vmcdc_file *fp = kzalloc(sizeof(*fp), GFP_KERNEL_ACCOUNT);
 
 	if (!fp)
 		return -ENOMEM;
 	fp->c = vmcdc_of(f);
-	fp->seq = ~0U;
+	fp->seq = vmcdc_seq_now(fp->c);
 	f->private_data = fp;
 	return 0;
 }
 
-/* Seekable within the page, so a poll()er can pread() it again. */
+/* Seekable within what read() offers, so a poll()er can pread() it. */
 static loff_t vmcdc_llseek(struct file *f, loff_t off, int whence)
 {
 	struct vmcdc_file *fp = f->private_data;
 
-	return fixed_size_llseek(f, off, whence,
-				 min_t(size_t, fp->c->page_size,
-				       sizeof(struct vmclock_abi)));
+	return fixed_size_llseek(f, off, whence, fp->c->read_len);
 }
 
 static int vmcdc_release(struct inode *inode, struct file *f)
@@ -197,25 +204,48 @@ static int vmcdc_release(struct inode *inode, struct file *f)
 	return 0;
 }
 
+/* The bytes a read() asked for, copied while the page is seen stable. */
+struct vmcdc_copy {
+	void *dst;
+	const void *src;
+	size_t len;
+};
+
+static void vmcdc_copy_cb(void *arg)
+{
+	struct vmcdc_copy *cp = arg;
+
+	memcpy(cp->dst, cp->src, cp->len);
+}
+
+/* As ptp_vmclock: any part of the region, up to one page, seq-consistent. */
 static ssize_t vmcdc_fread(struct file *f, char __user *buf, size_t count,
 			   loff_t *ppos)
 {
 	struct vmcdc_file *fp = f->private_data;
+	struct vmcd_lookalike *c = fp->c;
 	struct vmclock_abi pg;
-	size_t len = min_t(size_t, fp->c->page_size, sizeof(pg));
+	struct vmcdc_copy cp;
 	int ret;
 
-	if (*ppos >= len)
+	if (*ppos < 0)
+		return -EINVAL;
+	if (*ppos >= c->read_len || !count)
 		return 0;
-	ret = vmcdc_read(fp->c, &pg, NULL, NULL);
+	cp.len = min_t(size_t, count, c->read_len - *ppos);
+	cp.src = (const char *)c->page + *ppos;
+	cp.dst = kmalloc(cp.len, GFP_KERNEL);
+	if (!cp.dst)
+		return -ENOMEM;
+	ret = vmcd_page_read(c->page, c->page_size, &pg, vmcdc_copy_cb, &cp);
+	if (!ret && copy_to_user(buf, cp.dst, cp.len))
+		ret = -EFAULT;
+	kfree(cp.dst);
 	if (ret)
 		return ret;
-	count = min_t(size_t, count, len - *ppos);
-	if (copy_to_user(buf, (char *)&pg + *ppos, count))
-		return -EFAULT;
-	fp->seq = le32_to_cpu(pg.seq_count);
-	*ppos += count;
-	return count;
+	WRITE_ONCE(fp->seq, le32_to_cpu(pg.seq_count));
+	*ppos += cp.len;
+	return cp.len;
 }
 
 static __poll_t vmcdc_poll(struct file *f, poll_table *wait)
@@ -223,20 +253,29 @@ static __poll_t vmcdc_poll(struct file *f, poll_table *wait)
 	struct vmcdc_file *fp = f->private_data;
 
 	poll_wait(f, &fp->c->wq, wait);
-	return (u32)atomic_read(&fp->c->seq) != fp->seq ?
+	return vmcdc_seq_now(fp->c) != READ_ONCE(fp->seq) ?
 	       EPOLLIN | EPOLLRDNORM : 0;
 }
 
-/* Read-only, one page, and never upgradable to writable by mprotect(). */
+/*
+ * Read-only and exactly the region: offered only when the region is one
+ * page at a page boundary (a whole page mapped over anything else would
+ * show its neighbours), never writable or executable, not even later
+ * through mprotect().
+ */
 static int vmcdc_mmap(struct file *f, struct vm_area_struct *vma)
 {
 	struct vmcdc_file *fp = f->private_data;
 
+	if (!fp->c->mappable)
+		return -ENODEV;
 	if ((vma->vm_flags & (VM_READ | VM_WRITE)) != VM_READ)
 		return -EROFS;
+	if (vma->vm_flags & VM_EXEC)
+		return -EPERM;
 	if (vma->vm_end - vma->vm_start != PAGE_SIZE || vma->vm_pgoff)
 		return -EINVAL;
-	vmcd_vma_clear_maywrite(vma);
+	vmcd_vma_clear_flags(vma, VM_MAYWRITE | VM_MAYEXEC);
 	return io_remap_pfn_range(vma, vma->vm_start,
 				  PHYS_PFN(fp->c->phys), PAGE_SIZE,
 				  vma->vm_page_prot);
@@ -268,7 +307,10 @@ struct vmcd_lookalike *vmcd_lookalike_create(const struct vmcd_region *r,
 		return ERR_PTR(-ENOMEM);
 	c->page = page;
 	c->page_size = page_size;
+	c->read_len = min_t(size_t, page_size, PAGE_SIZE);
 	c->phys = r->res.start;
+	c->mappable = resource_size(&r->res) == PAGE_SIZE &&
+		      PAGE_ALIGNED(r->res.start);
 	c->clock = clock;
 	c->ctx = ctx;
 	init_waitqueue_head(&c->wq);
@@ -299,8 +341,9 @@ struct vmcd_lookalike *vmcd_lookalike_create(const struct vmcd_region *r,
 		ret = PTR_ERR(c->ptp);
 		goto out_misc;
 	}
-	pr_info("compatibility interfaces: /dev/%s and PTP clock %d\n",
-		c->name, ptp_clock_index(c->ptp));
+	pr_info("compatibility interfaces: /dev/%s%s and PTP clock %d\n",
+		c->name, c->mappable ? "" : " (no mmap: region is not one aligned page)",
+		ptp_clock_index(c->ptp));
 	return c;
 
 out_misc:

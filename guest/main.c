@@ -814,7 +814,7 @@ static int __init vmcd_init(void)
 	d->page_size = min_t(resource_size_t, resource_size(&d->region.res),
 			     U32_MAX);
 	/* Not claimed: ptp_vmclock may own the device; we only read. */
-	d->page = memremap(d->region.res.start, d->page_size, MEMREMAP_WB);
+	d->page = vmcd_map_region(&d->region.res, d->page_size);
 	if (!d->page) {
 		ret = -ENOMEM;
 		goto out_free;

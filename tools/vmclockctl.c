@@ -48,7 +48,7 @@ enum {
 static const char *sysfs = "/sys";
 static bool fake_root;		/* --sysfs-root: no libkmod state queries */
 static bool json;
-static int dev_index = -1;	/* -d: vmclockN; -1 = the first found */
+static long long dev_index = -1;	/* -d: vmclockN (0..UINT_MAX); -1: the first */
 
 static void __printf(1, 2) err(const char *fmt, ...)
 {
@@ -63,18 +63,24 @@ static void __printf(1, 2) err(const char *fmt, ...)
 
 /* sysfs helpers ---------------------------------------------------------- */
 
-/* Read the first line of a file, newline stripped; false if unreadable. */
+/*
+ * Read the first line of a file, newline stripped; false (and @buf empty)
+ * if it cannot be opened or read, or is empty.
+ */
 static bool read_line(const char *path, char *buf, size_t len)
 {
 	FILE *f = fopen(path, "re");
 	bool ok;
 
+	buf[0] = '\0';
 	if (!f)
 		return false;
 	ok = fgets(buf, len, f) != NULL;
 	fclose(f);
-	if (!ok)
+	if (!ok) {
 		buf[0] = '\0';
+		return false;
+	}
 	buf[strcspn(buf, "\n")] = '\0';
 	return true;
 }
@@ -205,7 +211,9 @@ static struct kmod_ctx *kctx(void)
 /*
  * Presence through libkmod (kmod_module_get_initstate reads
  * /sys/module/NAME/initstate); with --sysfs-root the same file is read
- * under that root, as libkmod cannot be pointed elsewhere.
+ * under that root, as libkmod cannot be pointed elsewhere. Only "no such
+ * module" (-ENOENT) means not loaded: any other failure is reported and
+ * returned, so that an error is never shown as "not loaded".
  */
 static int module_query(const char *name, struct modinfo *mi)
 {
@@ -220,8 +228,13 @@ static int module_query(const char *name, struct modinfo *mi)
 			snprintf(path, sizeof(path), "%s/module/%s/initstate",
 				 sysfs, name);
 			if (!read_line(path, mi->initstate,
-				       sizeof(mi->initstate)))
+				       sizeof(mi->initstate))) {
+				if (!access(path, F_OK)) {
+					err("%s: cannot read %s", name, path);
+					return -EIO;
+				}
 				strcpy(mi->initstate, "builtin");
+			}
 		}
 	} else {
 		struct kmod_ctx *ctx = kctx();
@@ -230,10 +243,18 @@ static int module_query(const char *name, struct modinfo *mi)
 
 		if (!ctx)
 			return -ENOMEM;
-		if (kmod_module_new_from_name(ctx, name, &mod) < 0)
-			return -ENOMEM;
+		st = kmod_module_new_from_name(ctx, name, &mod);
+		if (st < 0) {
+			err("libkmod: %s: %s", name, strerror(-st));
+			return st;
+		}
 		st = kmod_module_get_initstate(mod);
 		kmod_module_unref(mod);
+		if (st < 0 && st != -ENOENT) {
+			err("libkmod: %s: cannot read its state: %s", name,
+			    strerror(-st));
+			return st;
+		}
 		if (st >= 0) {
 			const char *s = kmod_module_initstate_str(st);
 
@@ -321,50 +342,77 @@ static int cmp_uint(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
-/* The vmclockN directories, sorted; returns how many (up to max). */
-static int gdev_list(unsigned int *idx, int max)
+/*
+ * Every vmclockN directory, sorted by N (readdir's order is the
+ * filesystem's): *@idx is malloc()ed; returns how many, -1 out of memory.
+ */
+static int gdev_list(unsigned int **idx)
 {
 	char path[PATH_MAX];
 	struct dirent *de;
+	unsigned int *v = NULL, *nv;
+	size_t n = 0, cap = 0;
 	DIR *d;
-	int n = 0;
 
+	*idx = NULL;
 	snprintf(path, sizeof(path), "%s/kernel/%s", sysfs, GUEST_MOD);
 	d = opendir(path);
 	if (!d)
 		return 0;
-	while ((de = readdir(d)) && n < max) {
+	while ((de = readdir(d))) {
+		unsigned long long i;
 		char *end;
-		unsigned long v;
 
 		if (strncmp(de->d_name, "vmclock", 7) ||
 		    !isdigit((unsigned char)de->d_name[7]))
 			continue;
-		v = strtoul(de->d_name + 7, &end, 10);
-		if (*end || v > UINT_MAX)
+		errno = 0;
+		i = strtoull(de->d_name + 7, &end, 10);
+		if (errno || *end || i > UINT_MAX)
 			continue;
-		idx[n++] = v;
+		if (n == cap) {
+			cap = cap ? 2 * cap : 16;
+			nv = cap < INT_MAX ? realloc(v, cap * sizeof(*v)) : NULL;
+			if (!nv) {
+				closedir(d);
+				free(v);
+				err("out of memory listing %s", path);
+				return -1;
+			}
+			v = nv;
+		}
+		v[n++] = i;
 	}
 	closedir(d);
-	qsort(idx, n, sizeof(*idx), cmp_uint);
+	if (n)
+		qsort(v, n, sizeof(*v), cmp_uint);
+	*idx = v;
 	return n;
 }
 
-/* Pick the device for monitor/set: -d N, else the first one. */
+static void gdev_init(struct gdev *g, unsigned int index)
+{
+	memset(g, 0, sizeof(*g));
+	g->index = index;
+	snprintf(g->dir, sizeof(g->dir), "%s/kernel/%s/vmclock%u", sysfs,
+		 GUEST_MOD, index);
+}
+
+/* Pick the device for monitor/set: -d N, else the lowest N. */
 static int gdev_pick(struct gdev *g)
 {
-	unsigned int idx[16];
-	int n = gdev_list(idx, 16), i;
+	unsigned int *idx;
+	int n = gdev_list(&idx), i;
 
 	for (i = 0; i < n; i++)
-		if (dev_index < 0 || idx[i] == (unsigned int)dev_index)
+		if (dev_index < 0 || idx[i] == dev_index)
 			break;
-	if (i == n)
+	if (i >= n) {
+		free(idx);
 		return -ENODEV;
-	memset(g, 0, sizeof(*g));
-	g->index = idx[i];
-	snprintf(g->dir, sizeof(g->dir), "%s/kernel/%s/vmclock%u", sysfs,
-		 GUEST_MOD, idx[i]);
+	}
+	gdev_init(g, idx[i]);
+	free(idx);
 	return 0;
 }
 
@@ -551,8 +599,8 @@ static void json_module(const struct modinfo *mi)
 static int cmd_status(bool show_guest, bool show_host)
 {
 	struct modinfo gm, hm;
-	struct gdev g[8];
-	unsigned int idx[8];
+	struct gdev *g = NULL;
+	unsigned int *idx = NULL;
 	char fw[8][64], path[PATH_MAX], misc[32];
 	struct hstat hs;
 	bool have_stats = false, have_misc = false;
@@ -562,15 +610,20 @@ static int cmd_status(bool show_guest, bool show_host)
 		return EXIT_ERR;
 	nfw = fw_devices(fw, 8);
 	if (gm.loaded) {
-		ng = gdev_list(idx, 8);
+		ng = gdev_list(&idx);
+		if (ng < 0)
+			return EXIT_ERR;
+		g = ng ? calloc(ng, sizeof(*g)) : NULL;
+		if (ng && !g) {
+			free(idx);
+			err("out of memory for %d devices", ng);
+			return EXIT_ERR;
+		}
 		for (i = 0; i < ng; i++) {
-			memset(&g[i], 0, sizeof(g[i]));
-			g[i].index = idx[i];
-			snprintf(g[i].dir, sizeof(g[i].dir),
-				 "%s/kernel/%s/vmclock%u", sysfs, GUEST_MOD,
-				 idx[i]);
+			gdev_init(&g[i], idx[i]);
 			gdev_read(&g[i]);
 		}
+		free(idx);
 	}
 	if (hm.loaded) {
 		snprintf(path, sizeof(path), "%s/class/misc/%s/dev", sysfs,
@@ -640,6 +693,7 @@ static int cmd_status(bool show_guest, bool show_host)
 		}
 		jw_close('}');
 		putchar('\n');
+		free(g);
 		return rc;
 	}
 
@@ -683,6 +737,7 @@ static int cmd_status(bool show_guest, bool show_host)
 			printf(LBL "%s\n", "View transforms", transforms_note);
 		}
 	}
+	free(g);
 	return rc;
 }
 
@@ -702,6 +757,28 @@ static bool utf8_locale(void)
 	return false;
 }
 
+/* |v|, saturated: |LLONG_MIN| does not fit, LLONG_MAX stands for it. */
+static long long sat_abs(long long v)
+{
+	return v == LLONG_MIN ? LLONG_MAX : llabs(v);
+}
+
+/*
+ * The bar, 0..7, of @a (0 <= @a <= @max) against @max: a * 7 in 128 bits,
+ * as it overflows 64 for |offset| > LLONG_MAX / 7 (~15 days in ns).
+ */
+static int spark_level(long long a, long long max)
+{
+	unsigned __int128 l;
+
+	if (max <= 0 || a <= 0)
+		return 0;
+	if (a >= max)
+		return 7;
+	l = ((unsigned __int128)a * 7 + max / 2) / max;
+	return l > 7 ? 7 : (int)l;
+}
+
 /* |offset| of the window as 8-level bars, scaled to the window's max. */
 static void sparkline(const long long *w, int n, long long max, bool utf8,
 		      char *out, size_t len)
@@ -718,8 +795,7 @@ static void sparkline(const long long *w, int n, long long max, bool utf8,
 
 	out[0] = '\0';
 	for (i = 0; i < n; i++) {
-		long long a = llabs(w[i]);
-		int lvl = max ? (int)((a * 7 + max / 2) / max) : 0;
+		int lvl = spark_level(sat_abs(w[i]), max);
 		const char *s = utf8 ? blocks[lvl] : ascii[lvl];
 
 		if (pos + strlen(s) + 1 > len)
@@ -777,8 +853,8 @@ static int cmd_monitor(double interval, long count, int width)
 			win[nwin++] = strtoll(off, NULL, 10);
 		}
 		for (k = 0; k < nwin; k++)
-			if (llabs(win[k]) > max)
-				max = llabs(win[k]);
+			if (sat_abs(win[k]) > max)
+				max = sat_abs(win[k]);
 		sparkline(win, nwin, max, utf8, spark, sizeof(spark));
 		now = time(NULL);
 		strftime(tbuf, sizeof(tbuf), "%H:%M:%S", localtime(&now));
@@ -805,24 +881,28 @@ static int cmd_monitor(double interval, long count, int width)
 
 /* set -------------------------------------------------------------------- */
 
-static const struct knob {
+struct knob {
 	const char *name;
 	bool boolean;
+	bool is_signed;			/* min, max as long long (an int param) */
 	unsigned long long min, max;
-} knobs[] = {
-	{ "step_threshold_ns", false, 1000, ULLONG_MAX },
-	{ "step_after_sync", true, 0, 1 },
-	{ "slew_max_ppm", false, 1, 50000 },
-	{ "resync_slew_max_ppm", false, 1, 50000 },
-	{ "update_interval_ms", false, 10, 10000 },
-	{ "enabled", true, 0, 1 },
+};
+
+static const struct knob knobs[] = {
+	{ "step_threshold_ns", false, false, 1000, ULLONG_MAX },
+	{ "step_after_sync", true, false, 0, 1 },
+	{ "slew_max_ppm", false, false, 1, 50000 },
+	{ "resync_slew_max_ppm", false, false, 1, 50000 },
+	{ "update_interval_ms", false, false, 10, 10000 },
+	{ "enabled", true, false, 0, 1 },
 };
 
 #define NKNOBS ARRAY_SIZE(knobs)
 
 /*
- * Parse as the module does (kstrtou64/kstrtou32 base 0, kstrtobool limited
- * to 0/1/y/n) and range-check; writes the canonical decimal into @out.
+ * Parse as the module does (kstrtou64/kstrtou32/kstrtoint base 0,
+ * kstrtobool limited to 0/1/y/n) and range-check; writes the canonical
+ * decimal into @out.
  */
 static bool knob_parse(const struct knob *k, const char *s, char *out,
 		       size_t len)
@@ -830,6 +910,19 @@ static bool knob_parse(const struct knob *k, const char *s, char *out,
 	unsigned long long v;
 	char *end;
 
+	if (k->is_signed) {
+		long long sv;
+
+		if (!isdigit((unsigned char)s[s[0] == '-']))
+			return false;
+		errno = 0;
+		sv = strtoll(s, &end, 0);
+		if (errno || *end || sv < (long long)k->min ||
+		    sv > (long long)k->max)
+			return false;
+		snprintf(out, len, "%lld", sv);
+		return true;
+	}
 	if (k->boolean) {
 		if (!strcmp(s, "1") || !strcasecmp(s, "y"))
 			v = 1;
@@ -863,6 +956,9 @@ static void knob_range(const struct knob *k, char *buf, size_t len)
 {
 	if (k->boolean)
 		snprintf(buf, len, "0, 1, y or n");
+	else if (k->is_signed)
+		snprintf(buf, len, "an integer %lld..%lld", (long long)k->min,
+			 (long long)k->max);
 	else if (k->max == ULLONG_MAX)
 		snprintf(buf, len, "an integer >= %llu", k->min);
 	else
@@ -933,22 +1029,25 @@ static int cmd_set(const char *name, const char *value)
 
 /* load, unload ----------------------------------------------------------- */
 
+/* Every module_param of guest/main.c and host/ (tests/ctl-test checks). */
 static const struct param {
 	const char *mod;
-	const char *name;
-	bool boolean;
-	unsigned long long min, max;
+	struct knob k;
 } params[] = {
-	{ GUEST_MOD, "device_index", false, 0, UINT_MAX },
-	{ GUEST_MOD, "enabled", true, 0, 1 },
-	{ GUEST_MOD, "step_threshold_ns", false, 1000, ULLONG_MAX },
-	{ GUEST_MOD, "step_after_sync", true, 0, 1 },
-	{ GUEST_MOD, "slew_max_ppm", false, 1, 50000 },
-	{ GUEST_MOD, "resync_slew_max_ppm", false, 1, 50000 },
-	{ GUEST_MOD, "compat", false, 0, 1 },
-	{ GUEST_MOD, "update_interval_ms", false, 10, 10000 },
-	{ GUEST_MOD, "max_extrapolation_s", false, 0, UINT_MAX },
-	{ HOST_MOD, "ntp_poll_ms", false, 10, UINT_MAX },
+	{ GUEST_MOD, { "device_index", false, false, 0, UINT_MAX } },
+	{ GUEST_MOD, { "enabled", true, false, 0, 1 } },
+	{ GUEST_MOD, { "step_threshold_ns", false, false, 1000, ULLONG_MAX } },
+	{ GUEST_MOD, { "step_after_sync", true, false, 0, 1 } },
+	{ GUEST_MOD, { "slew_max_ppm", false, false, 1, 50000 } },
+	{ GUEST_MOD, { "resync_slew_max_ppm", false, false, 1, 50000 } },
+	{ GUEST_MOD, { "compat", false, true, (unsigned long long)-1LL, 1 } },
+	{ GUEST_MOD, { "update_interval_ms", false, false, 10, 10000 } },
+	{ GUEST_MOD, { "max_extrapolation_s", false, false, 0, UINT_MAX } },
+	{ HOST_MOD, { "ntp_error", true, false, 0, 1 } },
+	{ HOST_MOD, { "tolerance_ns", false, false, 0, UINT_MAX } },
+	{ HOST_MOD, { "ntp_poll_ms", false, false, 10, UINT_MAX } },
+	{ HOST_MOD, { "max_views", false, false, 0, UINT_MAX } },
+	{ HOST_MOD, { "reference_timeout_ms", false, false, 0, UINT_MAX } },
 };
 
 static const char *which_mod(const char *w)
@@ -971,7 +1070,6 @@ static int load_options(const char *mod, int argc, char **argv, char *opts,
 	for (a = 0; a < argc; a++) {
 		const char *eq = strchr(argv[a], '=');
 		const struct param *p = NULL;
-		struct knob k;
 		char canon[32], name[64], range[48];
 
 		if (!eq || eq == argv[a] || (size_t)(eq - argv[a]) >= sizeof(name)) {
@@ -982,20 +1080,19 @@ static int load_options(const char *mod, int argc, char **argv, char *opts,
 			 argv[a]);
 		for (i = 0; i < ARRAY_SIZE(params); i++)
 			if (!strcmp(params[i].mod, mod) &&
-			    !strcmp(params[i].name, name))
+			    !strcmp(params[i].k.name, name))
 				p = &params[i];
 		if (!p) {
 			fprintf(stderr, "vmclockctl: %s has no parameter '%s'; parameters:",
 				mod, name);
 			for (i = 0; i < ARRAY_SIZE(params); i++)
 				if (!strcmp(params[i].mod, mod))
-					fprintf(stderr, " %s", params[i].name);
+					fprintf(stderr, " %s", params[i].k.name);
 			fputc('\n', stderr);
 			return EXIT_ERR;
 		}
-		k = (struct knob){ p->name, p->boolean, p->min, p->max };
-		if (!knob_parse(&k, eq + 1, canon, sizeof(canon))) {
-			knob_range(&k, range, sizeof(range));
+		if (!knob_parse(&p->k, eq + 1, canon, sizeof(canon))) {
+			knob_range(&p->k, range, sizeof(range));
 			err("bad value '%s' for %s: must be %s", eq + 1, name,
 			    range);
 			return EXIT_ERR;
@@ -1138,7 +1235,7 @@ static void help_text(FILE *f)
 "\n"
 "Options:\n"
 "  -j, --json                     machine-readable output (status, monitor)\n"
-"  -d, --device N                 the vmclockN directory to use (default: the first)\n"
+"  -d, --device N                 the vmclockN directory to use (default: the lowest N)\n"
 "      --sysfs-root DIR           read sysfs from DIR instead of /sys (testing)\n"
 "  -h, --help                     this text\n"
 "  -V, --version                  print the version\n"
@@ -1174,14 +1271,21 @@ static int parse_opts(int argc, char **argv, const char *mode,
 		case 'j':
 			json = true;
 			break;
-		case 'd':
+		case 'd': {
+			/* the module's device_index is a uint: 0..UINT_MAX */
+			unsigned long long v;
+
 			errno = 0;
-			dev_index = strtol(optarg, &end, 10);
-			if (errno || *end || !*optarg || dev_index < 0) {
-				err("bad device index '%s'", optarg);
+			v = strtoull(optarg, &end, 10);
+			if (!isdigit((unsigned char)*optarg) || errno || *end ||
+			    v > UINT_MAX) {
+				err("bad device index '%s': 0..%u", optarg,
+				    UINT_MAX);
 				return EXIT_ERR;
 			}
+			dev_index = v;
 			break;
+		}
 		case 'r':
 			sysfs = optarg;
 			fake_root = true;

@@ -3,10 +3,17 @@
  * vmc-compat: exercise what ptp_vmclock offers (and vmclock_discipline's
  * compatibility interfaces on kernels without it), as its users do.
  *
- *   vmc-compat dev [/dev/vmclock0]   read, mmap rules, poll; exit 0 if all hold
- *   vmc-compat precise N [PTPDEV]    N PTP_SYS_OFFSET_PRECISE reads, 10 ms apart:
- *                                    prints "PRECISE <realtime - device> ns" each,
- *                                    then "PRECISE-SUMMARY n= p50= max=" of |x|
+ *   vmc-compat dev [DEV]          a one-page, page-aligned region: read, the
+ *                                 mmap rules, poll; exit 0 if all hold
+ *   vmc-compat small SIZE [DEV]   a region of SIZE (< one page) bytes: read
+ *                                 gives SIZE bytes, mmap is refused (ENODEV)
+ *   vmc-compat precise N [PTPDEV] N PTP_SYS_OFFSET_PRECISE reads, 10 ms apart:
+ *                                 prints "PRECISE <realtime - device> ns" each,
+ *                                 then "PRECISE-SUMMARY n= p50= max=" of |x|
+ *
+ * dev and small print "COMPAT-PLAN N" first, then exactly N "COMPAT-OK" or
+ * "COMPAT-FAIL" lines (a check whose setup failed is a COMPAT-FAIL), and
+ * exit 1 unless all N passed.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -22,12 +29,33 @@
 #include <time.h>
 #include <unistd.h>
 
-static int fails;
+#define MAGIC		0x4b4c4356	/* "VCLK" */
+#define SEQ_OFF		0x0c		/* seq_count */
+#define PAGE		4096		/* the harness's x86 guests */
+
+static int planned, checks, fails;
+
+static void plan(int n)
+{
+	planned = n;
+	printf("COMPAT-PLAN %d\n", n);
+}
 
 static void check(int ok, const char *what)
 {
 	printf("%s %s\n", ok ? "COMPAT-OK" : "COMPAT-FAIL", what);
+	checks++;
 	fails += !ok;
+}
+
+static int done(void)
+{
+	if (checks != planned) {
+		printf("COMPAT-FAIL ran %d checks of %d planned\n", checks,
+		       planned);
+		return 1;
+	}
+	return fails ? 1 : 0;
 }
 
 /* In a child that dropped root: what an ordinary user may open. */
@@ -49,43 +77,150 @@ static int unprivileged(const char *path)
 	       WEXITSTATUS(st) == 0;
 }
 
-static int dev(const char *path)
+/* seq_count of the page's last complete version (read() waits for it). */
+static int seq_of(int fd, uint32_t *seq)
 {
-	uint32_t buf[0x70 / 4];
+	return pread(fd, seq, sizeof(*seq), SEQ_OFF) == sizeof(*seq) ? 0 : -1;
+}
+
+/*
+ * A freshly opened file must not poll readable: upstream semantics are a
+ * change since open(). The producer republishes every 100 ms, so a try is
+ * judged only when seq_count was the same before open() and after poll().
+ * 1: not readable, 0: readable without a change, -1: no judgeable try.
+ */
+static int quiet_after_open(const char *path, int ref)
+{
 	struct pollfd p;
-	void *m;
-	int fd = open(path, O_RDONLY), i;
+	uint32_t s0, s1;
+	int i, fd, r;
 
-	check(fd >= 0, "open read-only");
-	if (fd < 0)
-		return 1;
-	check(read(fd, buf, sizeof(buf)) == sizeof(buf) &&
-	      buf[0] == 0x4b4c4356, "read() gives the page (magic VCLK)");
-	check(unprivileged(path), "as nobody: read-only open works, read-write is refused");
-
-	m = mmap(NULL, 4096, PROT_READ, MAP_SHARED, fd, 0);
-	check(m != MAP_FAILED && *(volatile uint32_t *)m == 0x4b4c4356,
-	      "mmap read-only shows the page");
-	if (m != MAP_FAILED)
-		check(mprotect(m, 4096, PROT_READ | PROT_WRITE) < 0,
-		      "mprotect to writable refused");
-	check(mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0) ==
-	      MAP_FAILED, "mmap writable refused");
-	check(mmap(NULL, 8192, PROT_READ, MAP_SHARED, fd, 0) == MAP_FAILED,
-	      "mmap of more than one page refused");
-
-	/* the producer republishes: poll must report each new seq_count */
-	for (i = 0; i < 3; i++) {
+	for (i = 0; i < 10; i++) {
+		if (seq_of(ref, &s0))
+			return -1;
+		fd = open(path, O_RDONLY);
+		if (fd < 0)
+			return -1;
 		p.fd = fd;
 		p.events = POLLIN;
-		check(poll(&p, 1, 2000) == 1 && (p.revents & POLLIN),
-		      "poll() wakes on a new seq_count");
-		lseek(fd, 0, SEEK_SET);
-		if (read(fd, buf, sizeof(buf)) != sizeof(buf))
-			fails++;
+		p.revents = 0;
+		r = poll(&p, 1, 0);
+		close(fd);
+		if (r < 0 || seq_of(ref, &s1))
+			return -1;
+		if (s0 == s1)
+			return r == 0;
 	}
+	return -1;
+}
+
+/* poll() wakes on each new seq_count, and read() then clears it. */
+static void wakes(int fd, size_t len, int rounds)
+{
+	static char buf[PAGE];
+	struct pollfd p;
+	char what[96];
+	int i, r;
+
+	for (i = 0; i < rounds; i++) {
+		p.fd = fd;
+		p.events = POLLIN;
+		p.revents = 0;
+		r = poll(&p, 1, 2000);
+		snprintf(what, sizeof(what),
+			 "poll() wakes on a new seq_count, then read() (round %d)",
+			 i + 1);
+		check(r == 1 && (p.revents & POLLIN) &&
+		      lseek(fd, 0, SEEK_SET) == 0 &&
+		      read(fd, buf, sizeof(buf)) == (ssize_t)len, what);
+	}
+}
+
+static int dev(const char *path)
+{
+	static uint32_t buf[PAGE / 4 + 1];
+	volatile uint32_t *m;
+	void *x;
+	int fd, memfd, q, r;
+
+	plan(18);
+	fd = open(path, O_RDONLY);
+	check(fd >= 0, "open read-only");
+	if (fd < 0)
+		return done();
+	q = quiet_after_open(path, fd);
+	check(q == 1, q < 0 ? "poll() right after open: no judgeable try" :
+	      "poll() right after open is not readable (no change yet)");
+	check(read(fd, buf, sizeof(buf)) == PAGE && buf[0] == MAGIC,
+	      "read() gives the whole page (4096 bytes, magic VCLK)");
+	check(read(fd, buf, sizeof(buf)) == 0, "read() at the page's end: EOF");
+	check(lseek(fd, 0, SEEK_SET) == 0 && read(fd, buf, 0) == 0,
+	      "zero-length read() returns 0");
+	check(unprivileged(path),
+	      "as nobody: read-only open works, read-write is refused");
+
+	m = mmap(NULL, PAGE, PROT_READ, MAP_SHARED, fd, 0);
+	check(m != MAP_FAILED && m[0] == MAGIC,
+	      "mmap read-only shows the page");
+	check(m != MAP_FAILED &&
+	      mprotect((void *)m, PAGE, PROT_READ | PROT_WRITE) < 0,
+	      "mprotect to writable refused");
+	check(m != MAP_FAILED &&
+	      mprotect((void *)m, PAGE, PROT_READ | PROT_EXEC) < 0,
+	      "mprotect to executable refused");
+	memfd = open("/proc/self/mem", O_RDWR);
+	r = 0;
+	check(m != MAP_FAILED && memfd >= 0 &&
+	      pwrite(memfd, &r, sizeof(r), (off_t)(uintptr_t)m) < 0 &&
+	      m[0] == MAGIC, "write through /proc/self/mem refused");
+	if (memfd >= 0)
+		close(memfd);
+	if (m != MAP_FAILED)
+		munmap((void *)m, PAGE);
+
+	x = mmap(NULL, PAGE, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	check(x == MAP_FAILED, "mmap writable refused");
+	x = mmap(NULL, PAGE, PROT_READ | PROT_EXEC, MAP_SHARED, fd, 0);
+	check(x == MAP_FAILED, "mmap executable refused");
+	x = mmap(NULL, 2 * PAGE, PROT_READ, MAP_SHARED, fd, 0);
+	check(x == MAP_FAILED, "mmap of more than one page refused");
+	x = mmap(NULL, PAGE, PROT_READ, MAP_SHARED, fd, PAGE);
+	check(x == MAP_FAILED, "mmap at offset one page refused");
+	x = mmap(NULL, PAGE, PROT_READ, MAP_PRIVATE, fd, 0);
+	check(x == MAP_FAILED ||
+	      mprotect(x, PAGE, PROT_READ | PROT_WRITE) < 0,
+	      "MAP_PRIVATE: refused, or never writable");
+
+	wakes(fd, PAGE, 3);
 	close(fd);
-	return fails ? 1 : 0;
+	return done();
+}
+
+static int small(long size, const char *path)
+{
+	static uint32_t buf[PAGE / 4];
+	void *x;
+	int fd, q;
+
+	plan(7);
+	fd = open(path, O_RDONLY);
+	check(fd >= 0, "open read-only");
+	if (fd < 0)
+		return done();
+	q = quiet_after_open(path, fd);
+	check(q == 1, q < 0 ? "poll() right after open: no judgeable try" :
+	      "poll() right after open is not readable (no change yet)");
+	check(read(fd, buf, sizeof(buf)) == size && buf[0] == MAGIC,
+	      "read() gives the whole region (and only it), magic VCLK");
+	check(read(fd, buf, sizeof(buf)) == 0,
+	      "read() at the region's end: EOF");
+	errno = 0;
+	x = mmap(NULL, PAGE, PROT_READ, MAP_SHARED, fd, 0);
+	check(x == MAP_FAILED && errno == ENODEV,
+	      "mmap of a region that is not one page refused (ENODEV)");
+	wakes(fd, size, 2);
+	close(fd);
+	return done();
 }
 
 static int cmp(const void *a, const void *b)
@@ -101,7 +236,7 @@ static int precise(int n, const char *path)
 	int64_t *v = calloc(n, sizeof(*v));
 	int fd = open(path, O_RDONLY), i, k = 0;
 
-	if (fd < 0 || !v) {
+	if (fd < 0 || !v || n < 1) {
 		perror(path);
 		return 1;
 	}
@@ -129,8 +264,19 @@ int main(int argc, char **argv)
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	if (argc >= 2 && !strcmp(argv[1], "dev"))
 		return dev(argc > 2 ? argv[2] : "/dev/vmclock0");
+	if (argc >= 3 && !strcmp(argv[1], "small")) {
+		long size = strtol(argv[2], NULL, 0);
+
+		if (size <= 0 || size >= PAGE) {
+			fprintf(stderr, "vmc-compat: small SIZE: 1..%d\n",
+				PAGE - 1);
+			return 2;
+		}
+		return small(size, argc > 3 ? argv[3] : "/dev/vmclock0");
+	}
 	if (argc >= 3 && !strcmp(argv[1], "precise"))
 		return precise(atoi(argv[2]), argc > 3 ? argv[3] : "/dev/ptp0");
-	fprintf(stderr, "usage: vmc-compat dev [DEV] | precise N [PTPDEV]\n");
+	fprintf(stderr,
+		"usage: vmc-compat dev [DEV] | small SIZE [DEV] | precise N [PTPDEV]\n");
 	return 2;
 }
