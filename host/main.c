@@ -711,6 +711,9 @@ static int __init vmch_init(void)
 	INIT_DELAYED_WORK(&vmch.poll_work, vmch_poll_fn);
 
 	ret = vmch_ntp_init();
+	/* Found, but calling it could fault (no ENDBR64 under IBT): refuse. */
+	if (ret == -EOPNOTSUPP)
+		return ret;
 	if (ret)
 		pr_warn("host NTP state unreadable (%d): clock_status unknown\n",
 			ret);
