@@ -1001,6 +1001,9 @@ static int __init vmch_init(void)
 	list_add_tail(&vmch.host.node, &vmch.views);
 
 	ret = vmch_ntp_init();
+	/* Found, but calling it could fault (no ENDBR64 under IBT): refuse. */
+	if (ret == -EOPNOTSUPP)
+		return ret;
 	if (ret)
 		pr_warn("host NTP state unreadable (%d): clock_status unknown\n",
 			ret);

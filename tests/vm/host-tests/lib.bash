@@ -42,7 +42,7 @@ ht_build() {
 	local src=$WORK/src log=$WORK/build.log
 
 	mkdir -p "$src/tests/host"
-	cp -a "$TOP/Kbuild" "$TOP/dkms.conf" "$TOP/include" "$TOP/lib" \
+	cp -a "$TOP/Kbuild" "$TOP/dkms.conf" "$TOP/include" "$TOP/lib" "$TOP/common" \
 		"$TOP/host" "$src/"
 	sed -i '/vmclock_discipline/d; /guest\//d' "$src/Kbuild"
 	cp -a "$TOP/tests/host/Kbuild" "$TOP/tests/host/host_probe.c" \
