@@ -138,8 +138,9 @@ ht_run() {
 
 	ht_build
 	ht_initramfs "$plan"
-	eval "$("$TOP/tests/vm/fetch-kernel" 2>/dev/null)" ||
+	kout=$("$TOP/tests/vm/fetch-kernel" 2>/dev/null) ||
 		ht_die "tests/vm/fetch-kernel"
+	eval "$kout"
 	vmlinuz=$VMLINUZ
 	log=$WORK/$name.console
 	timeout "$QEMU_TIMEOUT" qemu-system-x86_64 -accel tcg -cpu max -smp 1 \

@@ -343,6 +343,49 @@ struct expect {
 	char str[64];	/* third word, for "stat NAME VALUE" */
 };
 
+/*
+ * The guest's ptp-offset samples ("PTPX <mono_raw_ns> <err_ns>" in the
+ * console.log beside @data) against the probe's err, linearly interpolated
+ * at the same raw instant (probe samples <= 20 ms apart only): a second
+ * measurement through the PTP clock, which must agree with the probe's.
+ */
+static void ptp_agree(const char *data, double tol, long *n, long *bad,
+		      double *worst)
+{
+	char path[4096], line[512];
+	const char *slash = strrchr(data, '/');
+	size_t j = 0;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%.*sconsole.log",
+		 slash ? (int)(slash - data + 1) : 0, data);
+	f = fopen(path, "r");
+	if (!f)
+		return;
+	while (fgets(line, sizeof(line), f)) {
+		char *l = strstr(line, "PTPX ");
+		long long raw, err;
+		double fr, e, d;
+
+		if (!l || sscanf(l + 5, "%lld %lld", &raw, &err) != 2)
+			continue;
+		while (j + 1 < nsmp && smp[j + 1].raw <= raw)
+			j++;
+		if (j + 1 >= nsmp || smp[j].raw > raw || !smp[j].valid ||
+		    !smp[j + 1].valid || smp[j + 1].raw - smp[j].raw > 20000000)
+			continue;
+		fr = (double)(raw - smp[j].raw) / (smp[j + 1].raw - smp[j].raw);
+		e = smp[j].err + fr * (smp[j + 1].err - smp[j].err);
+		d = fabs(err - e);
+		(*n)++;
+		if (d > tol)
+			(*bad)++;
+		if (d > *worst)
+			*worst = d;
+	}
+	fclose(f);
+}
+
 /* Every directive a scenario may hold (tests/vm/SCENARIOS.md). */
 static int known_directive(const char *k)
 {
@@ -570,6 +613,18 @@ static int final(const char *scn, const char *data, const char *simlog,
 			tap(cnt == e->a, desc,
 			    "measured %ld (sum %lld ns) expected %.0f", cnt,
 			    (long long)sum, e->a);
+		} else if (!strcmp(e->kind, "ptp_agrees_ns")) {
+			/* expect ptp_agrees_ns TOL: PTPX lines of console.log */
+			long n = 0, bad = 0;
+			double worst = 0;
+
+			ptp_agree(data, e->a, &n, &bad, &worst);
+			snprintf(desc, sizeof(desc),
+				 "PTP_SYS_OFFSET_PRECISE agrees with the probe within %.0f ns (%ld pairs, max %.1f)",
+				 e->a, n, worst);
+			tap(n >= 100 && !bad, desc,
+			    "measured %ld of %ld pairs beyond, max %.1f ns expected 0 of >= 100",
+			    bad, n, worst);
 		} else if (!strcmp(e->kind, "dmesg_clean")) {
 			tap(dmesg_bad == 0 && !rmmod_bad,
 			    "guest dmesg clean and modules unloaded",
