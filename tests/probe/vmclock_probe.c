@@ -102,6 +102,15 @@ MODULE_PARM_DESC(rate_hz, "samples per second, 1..1000 (default 100)");
  * counter_id 0xff ("no time data"), so the probe can still measure what
  * the clock does while a discipline must not follow the page.
  */
+/*
+ * With truth_phys (the simulator's truth page, 0x1f002000) the probe
+ * measures against that page, which always carries the true line, so the
+ * clock is measured while the published page is malformed or poisoned.
+ */
+static unsigned long truth_phys;
+module_param(truth_phys, ulong, 0444);
+MODULE_PARM_DESC(truth_phys, "guest-physical address of the simulator's truth page; 0: measure against the published page (default 0)");
+
 static bool any_counter_id;
 module_param(any_counter_id, bool, 0444);
 MODULE_PARM_DESC(any_counter_id, "measure against the time fields whatever counter_id says (default N)");
@@ -131,6 +140,7 @@ struct probe_tk_info {
 };
 
 static struct vmclock_abi *page;
+static struct vmclock_abi *truth;	/* NULL without truth_phys */
 static struct vmclock_mailbox *mailbox;
 static struct probe_tk_info tk_info;
 static struct hrtimer probe_timer;
@@ -234,22 +244,22 @@ static s64 page_time_ns(const struct vmclock_abi *p, u64 cycles)
 	return sec * NSEC_PER_SEC + (s64)frac_ns;
 }
 
-/* Seq-consistent copy; false if the page never settled. */
-static bool page_copy(struct vmclock_abi *out)
+/* Seq-consistent copy of @src; false if the page never settled. */
+static bool page_copy(const struct vmclock_abi *src, struct vmclock_abi *out)
 {
 	int i;
 
 	for (i = 0; i < PROBE_SEQ_TRIES; i++) {
-		u32 s1 = le32_to_cpu(READ_ONCE(page->seq_count));
+		u32 s1 = le32_to_cpu(READ_ONCE(src->seq_count));
 
 		if (s1 & 1) {
 			cpu_relax();
 			continue;
 		}
 		virt_rmb();	/* seq before the fields (producer: wmb) */
-		memcpy(out, page, sizeof(*out));
+		memcpy(out, src, sizeof(*out));
 		virt_rmb();	/* fields before the seq re-check */
-		if (le32_to_cpu(READ_ONCE(page->seq_count)) == s1)
+		if (le32_to_cpu(READ_ONCE(src->seq_count)) == s1)
 			return true;
 	}
 	return false;
@@ -291,10 +301,10 @@ static enum hrtimer_restart probe_tick(struct hrtimer *t)
 		j.err_ns = atomic64_xchg(&step_sum_ns, 0);
 		ring_push(&j);
 	}
-	if (!page_copy(&p)) {
+	if (!page_copy(truth ? truth : page, &p)) {
 		s.kind = SAMPLE_NOPAGE;
 		s.why = "seq_stuck";
-		s.seq = le32_to_cpu(READ_ONCE(page->seq_count));
+		s.seq = le32_to_cpu(READ_ONCE((truth ? truth : page)->seq_count));
 	} else {
 		s.seq = le32_to_cpu(p.seq_count);
 		s.status = p.clock_status;
@@ -483,17 +493,25 @@ static int __init probe_init(void)
 		goto err_unmap_page;
 	}
 
+	if (truth_phys) {
+		truth = memremap(truth_phys, PAGE_SIZE, MEMREMAP_WB);
+		if (!truth) {
+			ret = -ENOMEM;
+			goto err_unmap_mailbox;
+		}
+	}
+
 	/* Fires once at registration with the timekeeper. */
 	ret = pvclock_gtod_register_notifier(&probe_tk_nb);
 	if (ret)
-		goto err_unmap_mailbox;
+		goto err_unmap_truth;
 	pvclock_gtod_unregister_notifier(&probe_tk_nb);
 	pr_info("clocksource %s raw mult %u shift %u\n", tk_info.name,
 		tk_info.raw_mult, tk_info.raw_shift);
 
 	ret = pvclock_gtod_register_notifier(&probe_step_nb);
 	if (ret)
-		goto err_unmap_mailbox;
+		goto err_unmap_truth;
 
 	ret = misc_register(&probe_misc);
 	if (ret)
@@ -508,6 +526,9 @@ static int __init probe_init(void)
 
 err_step_nb:
 	pvclock_gtod_unregister_notifier(&probe_step_nb);
+err_unmap_truth:
+	if (truth)
+		memunmap(truth);
 err_unmap_mailbox:
 	memunmap(mailbox);
 err_unmap_page:
@@ -522,6 +543,8 @@ static void __exit probe_exit(void)
 	hrtimer_cancel(&probe_timer);
 	misc_deregister(&probe_misc);
 	pvclock_gtod_unregister_notifier(&probe_step_nb);
+	if (truth)
+		memunmap(truth);
 	memunmap(mailbox);
 	memunmap(page);
 	kvfree(ring);

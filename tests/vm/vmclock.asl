@@ -1,8 +1,9 @@
 /*
  * SSDT of the harness's vmclock device: the page at guest-physical
  * 0x1f000000 (one 4 KiB page, kept out of the guest's RAM by the kernel
- * argument memmap=8K$0x1f000000; the second page is the harness mailbox and
- * is deliberately not described here). Same _HID/_CID as Linux's
+ * argument memmap=12K$0x1f000000; the second page is the harness mailbox,
+ * the third the simulator's truth page for the probe, both deliberately
+ * not described here). Same _HID/_CID as Linux's
  * ptp_vmclock expects; _CRS holds exactly one memory descriptor.
  */
 DefinitionBlock ("vmclock.aml", "SSDT", 2, "VMCLK", "VMCLOCK", 0x00000001)

@@ -3,7 +3,8 @@
  * vmclock-sim - host-side producer of the harness's vmclock page.
  *
  * Maps the guest's RAM file (QEMU memory-backend-file, share=on) at the
- * page (0x1f000000) and the mailbox (0x1f001000), waits for the probe's
+ * page (0x1f000000), the mailbox (0x1f001000) and a truth page (0x1f002000:
+ * always the true line, for the probe), waits for the probe's
  * struct vmclock_mailbox and then publishes a reference line defined
  * relative to the guest's own raw clock:
  *
@@ -88,6 +89,7 @@ static struct {
 };
 
 static volatile struct vmclock_abi *page;
+static volatile struct vmclock_abi *truth;	/* PAGE_PHYS + 8 KiB */
 static volatile struct vmclock_mailbox *mb;
 static struct vmclock_mailbox mbox;	/* copy of the guest's record */
 static struct segment seg;
@@ -303,9 +305,17 @@ static void barrier(void)
 	__atomic_thread_fence(__ATOMIC_SEQ_CST);
 }
 
-static void write_fields(uint64_t cv, s128 t)
+/*
+ * The page's fields for counter_value @cv and time @t. @published: the
+ * page the guest reads, with the scenario's counter_id and, while a
+ * "malformed" event lasts, a poisoned line (1 ms ahead, 500 ppm slow) as
+ * well as the broken field, so that a module accepting it shows in the
+ * error; else the truth page the probe may measure against (always the
+ * true line on the TSC).
+ */
+static void write_fields(volatile struct vmclock_abi *p, uint64_t cv, s128 t,
+			 int published)
 {
-	volatile struct vmclock_abi *p = page;
 	uint64_t flags = VMCLOCK_FLAG_TAI_OFFSET_VALID |
 			 VMCLOCK_FLAG_VM_GEN_COUNTER_PRESENT;
 	unsigned int shift = seg.shift;
@@ -323,7 +333,7 @@ static void write_fields(uint64_t cv, s128 t)
 	p->magic = VMCLOCK_MAGIC;
 	p->size = 4096;
 	p->version = VMCLOCK_VERSION;
-	p->counter_id = sc.counter_id;
+	p->counter_id = published ? sc.counter_id : VMCLOCK_COUNTER_X86_TSC;
 	p->time_type = sc.time_type;
 	p->disruption_marker = sc.disruption_marker;
 	p->flags = flags;
@@ -344,8 +354,12 @@ static void write_fields(uint64_t cv, s128 t)
 	p->counter_period_shift = shift;
 	p->counter_period_frac_sec = frac;
 
-	if (!malformed[0])
+	if (!published || !malformed[0])
 		return;
+	t += (s128)(((u128)1 << 64) / 1000);
+	p->time_sec = (uint64_t)(t >> 64);
+	p->time_frac_sec = (uint64_t)t;
+	p->counter_period_frac_sec = frac - frac / 2000;
 	if (!strcmp(malformed, "magic"))
 		p->magic = 0x4b4c4357;
 	else if (!strcmp(malformed, "version"))
@@ -373,9 +387,16 @@ static void publish(void)
 	if (!(seq & 1))
 		page->seq_count = ++seq;
 	barrier();
-	write_fields(cv, seg_time(&seg, cv));
+	write_fields(page, cv, seg_time(&seg, cv), 1);
 	barrier();
 	page->seq_count = seq + 1;
+
+	seq = truth->seq_count | 1;
+	truth->seq_count = seq;
+	barrier();
+	write_fields(truth, cv, seg_time(&seg, cv), 0);
+	barrier();
+	truth->seq_count = seq + 1;
 }
 
 /* A producer bug: new counter_value, old time fields, seq untouched. */
@@ -656,7 +677,7 @@ int main(int argc, char **argv)
 	for (;;) {
 		fd = open(argv[1], O_RDWR);
 		if (fd >= 0 && !fstat(fd, &st) &&
-		    st.st_size >= (off_t)PAGE_PHYS + 8192)
+		    st.st_size >= (off_t)PAGE_PHYS + 12288)
 			break;
 		if (fd >= 0)
 			close(fd);
@@ -664,18 +685,19 @@ int main(int argc, char **argv)
 			die("RAM file did not appear");
 		usleep(10000);
 	}
-	map = mmap(NULL, 8192, PROT_READ | PROT_WRITE, MAP_SHARED, fd, PAGE_PHYS);
+	map = mmap(NULL, 12288, PROT_READ | PROT_WRITE, MAP_SHARED, fd, PAGE_PHYS);
 	close(fd);
 	if (map == MAP_FAILED)
 		die("mmap");
 	page = map;
 	mb = (void *)((char *)map + 4096);
+	truth = (void *)((char *)map + 8192);
 
 	while (mb->magic != VMCLOCK_MAILBOX_MAGIC) {
 		if (stop || (qemu && kill(qemu, 0)) ||
 		    mono_ns() - start > timeout * 1e9) {
 			printf("SIM no_mailbox\n");
-			munmap(map, 8192);
+			munmap(map, 12288);
 			return 1;
 		}
 		usleep(1000);
@@ -776,6 +798,6 @@ int main(int argc, char **argv)
 		}
 	}
 	printf("SIM exit t=%.3f\n", (mono_ns() - t0) * 1e-9);
-	munmap(map, 8192);
+	munmap(map, 12288);
 	return 0;
 }
