@@ -454,10 +454,16 @@ enum vmc_servo_action vmc_servo_update(struct vmc_servo *s,
 		return VMC_SERVO_STEP;
 	}
 
+	/*
+	 * Learn only between two measurements near lock: a phase jump of the
+	 * reference (a prev near lock, now milliseconds off) is not a rate
+	 * error, and learning from it would pin the bias at its clamp, which
+	 * the slew hides while following but every hold then runs at.
+	 */
 	if (s->have_prev && t_ns > s->prev_t_ns &&
 	    t_ns - s->prev_t_ns < 8 * cfg->interval_ns && !s->prev_clamped &&
 	    (s->prev_offset_ns < 0 ? -s->prev_offset_ns : s->prev_offset_ns) <
-	    VMC_SERVO_BIAS_LEARN_NS) {
+	    VMC_SERVO_BIAS_LEARN_NS && mag < VMC_SERVO_BIAS_LEARN_NS) {
 		__u64 dt = t_ns - s->prev_t_ns;
 		__u64 late = s->prev_apply_ns > s->prev_t_ns &&
 			     s->prev_apply_ns < t_ns ?

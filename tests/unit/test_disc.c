@@ -13,7 +13,7 @@
 #include "vmclock_disc.h"
 #include "tap.h"
 
-#define PLAN	40
+#define PLAN	41
 
 #define C0	1000000000000ULL	/* counter_value of the page */
 #define T0	1783000000LL		/* its time, s */
@@ -298,6 +298,25 @@ static void test_holdover_rate(void)
 	tap(!o.set_freq, "then a refused page: still held at that rate");
 }
 
+/* A phase jump of the reference is not a rate error of the clock. */
+static void test_jump_bias(void)
+{
+	struct vmc_disc d;
+	struct vmc_disc_out o;
+	int i;
+
+	locked(&d, &o);
+	for (i = 0; i < 5; i++)
+		upd(&d, 1000 * MS + i * 100 * MS, 3 * (__s64)MS - i * 100000,
+		    true, &o);
+	pg.clock_status = VMCLOCK_STATUS_UNRELIABLE;
+	upd(&d, 1500 * MS, 2500000, true, &o);
+	tap(is_hold(&o, o.ff_ppb16 - d.servo.bias_ppb16) &&
+	    d.servo.bias_ppb16 < PPM && d.servo.bias_ppb16 > -PPM,
+	    "a 3 ms phase jump teaches no bias: the hold after it runs at the page rate (bias %lld ppb16)",
+	    (long long)d.servo.bias_ppb16);
+}
+
 static void test_disruption(void)
 {
 	struct vmc_disc d;
@@ -482,6 +501,7 @@ int main(void)
 	test_bounds();
 	test_holds();
 	test_holdover_rate();
+	test_jump_bias();
 	test_disruption();
 	test_enable();
 	test_failure();
