@@ -995,11 +995,8 @@ static int __init vmch_init(void)
 	INIT_DELAYED_WORK(&vmch.poll_work, vmch_poll_fn);
 	vmch_line_init(&vmch.good);
 	vmch.host.good = vmch.good;
-	ret = vmch_view_init(&vmch.host, GFP_KERNEL);
-	if (ret)
-		return ret;
-	list_add_tail(&vmch.host.node, &vmch.views);
 
+	/* before anything is allocated: a refusal has nothing to undo */
 	ret = vmch_ntp_init();
 	/* Found, but calling it could fault (no ENDBR64 under IBT): refuse. */
 	if (ret == -EOPNOTSUPP)
@@ -1007,6 +1004,11 @@ static int __init vmch_init(void)
 	if (ret)
 		pr_warn("host NTP state unreadable (%d): clock_status unknown\n",
 			ret);
+
+	ret = vmch_view_init(&vmch.host, GFP_KERNEL);
+	if (ret)
+		return ret;
+	list_add_tail(&vmch.host.node, &vmch.views);
 	/* the notifier fires once inside: the host line is there at once */
 	ret = vmch_follow_start(vmch_kick);
 	if (ret)
