@@ -142,6 +142,7 @@ struct vmcd {
 	const char *page_error;		/* last reason a page was refused */
 
 	/* status */
+	u32 backoff_ms;			/* after unreadable pages, else 0 */
 	s64 offset_ns;
 	s64 freq_ppb16;			/* applied, relative to the raw rate */
 	s64 ff_ppb16;			/* the page's rate, relative to raw */
@@ -154,9 +155,14 @@ struct vmcd {
 
 static struct vmcd *vmcd;
 
+/* Longest wait between reads of a page whose seq_count stays odd, ms */
+#define VMCD_BACKOFF_MAX_MS	10000
+
 /* Messages a page can trigger at every update: bad pages, and the rest. */
 static DEFINE_RATELIMIT_STATE(vmcd_rs, 10 * HZ, 5);
 static DEFINE_RATELIMIT_STATE(vmcd_info_rs, 60 * HZ, 10);
+/* disruption uevents to udev (poll() on the attribute is never limited) */
+static DEFINE_RATELIMIT_STATE(vmcd_uevent_rs, 60 * HZ, 10);
 
 #define vmcd_info_rl(fmt, ...)						\
 do {									\
@@ -254,12 +260,12 @@ static u64 vmcd_tk_ticks_per_sec(struct vmcd *d, unsigned int *changes,
  * per tick, for seconds after a large change. Accumulations happen on a
  * fixed grid (cycle_last advances by whole cycle_intervals), so changing
  * the frequency just after a grid point leaves almost nothing to pay.
- * Sleeps to ~200 us before the point, then spins at most ~300 us past
- * where it should be; a sleep that overshot the point returns at once.
+ * Sleeps to ~200 us before the point, then spins across it for at most
+ * 400 us; a sleep that overslept the point returns at once.
  */
 static void vmcd_align_to_tick(struct vmcd *d)
 {
-	u64 last, interval, partial, prev, left, wait_ns, deadline;
+	u64 last, interval, partial, prev, left, c0, wait_ns, deadline;
 	unsigned int seq;
 	u32 mult, shift;
 	bool on;
@@ -274,7 +280,8 @@ static void vmcd_align_to_tick(struct vmcd *d)
 	} while (read_seqcount_retry(&d->tk_seq, seq));
 	if (!on || !interval)
 		return;
-	partial = (vmcd_counter_read() - last) % interval;
+	c0 = vmcd_counter_read();
+	partial = (c0 - last) % interval;
 	/* already within 1/256 of a tick after a grid point (16 us at HZ=250) */
 	if (partial < interval / 256)
 		return;
@@ -283,15 +290,12 @@ static void vmcd_align_to_tick(struct vmcd *d)
 	if (wait_ns > 300 * NSEC_PER_USEC) {
 		usleep_range(wait_ns / NSEC_PER_USEC - 250,
 			     wait_ns / NSEC_PER_USEC - 200);
-		prev = (vmcd_counter_read() - last) % interval;
-		if (prev < partial)
+		if (vmcd_counter_read() - c0 >= left)
 			return;		/* overslept across the grid point */
-		wait_ns = mul_u64_u32_shr(interval - prev, mult, shift);
-	} else {
-		prev = partial;
 	}
-	/* spin across the point, for no longer than it should take + 100 us */
-	deadline = ktime_get_mono_fast_ns() + wait_ns + 100 * NSEC_PER_USEC;
+	/* spin across the point: ~200 us expected, 400 us at most */
+	prev = (vmcd_counter_read() - last) % interval;
+	deadline = ktime_get_mono_fast_ns() + 400 * NSEC_PER_USEC;
 	while (ktime_get_mono_fast_ns() < deadline) {
 		partial = (vmcd_counter_read() - last) % interval;
 		if (partial < prev)
@@ -445,7 +449,8 @@ static void vmcd_disrupted(struct vmcd *d)
 	envp[1] = count;
 	envp[2] = NULL;
 	sysfs_notify(&d->kobj, NULL, "disruptions");
-	kobject_uevent_env(&d->kobj, KOBJ_CHANGE, envp);
+	if (__ratelimit(&vmcd_uevent_rs))
+		kobject_uevent_env(&d->kobj, KOBJ_CHANGE, envp);
 }
 
 /* What this update decided, for status and the log. */
@@ -483,8 +488,8 @@ static void vmcd_note(struct vmcd *d, const struct vmc_disc_out *o)
 	d->state = o->state;
 }
 
-/* Read, decide, carry out. */
-static void vmcd_update(struct vmcd *d)
+/* Read, decide, carry out; false when the page could not be read. */
+static bool vmcd_update(struct vmcd *d)
 {
 	struct vmcd_snap snap = { 0 };
 	struct vmclock_abi pg;
@@ -522,6 +527,7 @@ static void vmcd_update(struct vmcd *d)
 		 vmc_disc_state_str(out.state));
 	ret = vmcd_carry_out(d, &out);
 	vmc_disc_applied(&d->disc, &out, !ret, ktime_get_raw_ns());
+	return in.page_read;
 }
 
 /* Give the clock up (unload): the hold, STA_UNSYNC. */
@@ -536,8 +542,8 @@ static void vmcd_release(struct vmcd *d)
 	ret = vmcd_carry_out(d, &out);
 	vmc_disc_applied(&d->disc, &out, !ret, 0);
 	if (!ret)
-		vmcd_info_rl("released the clock: frequency %lld ppb kept, STA_UNSYNC set\n",
-			     div_s64(out.freq_ppb16, VMC_PPB16_PER_PPB));
+		pr_info("released the clock: frequency %lld ppb kept, STA_UNSYNC set\n",
+			div_s64(out.freq_ppb16, VMC_PPB16_PER_PPB));
 }
 
 /*
@@ -551,11 +557,20 @@ static void vmcd_work(struct work_struct *work)
 	bool stop = READ_ONCE(d->stopping);
 
 	mutex_lock(&d->lock);
-	if (stop)
+	if (stop) {
 		vmcd_release(d);
-	else
-		vmcd_update(d);
-	delay = msecs_to_jiffies(d->cfg.interval_ms);
+	} else if (vmcd_update(d)) {
+		d->backoff_ms = 0;
+	} else {
+		/*
+		 * Each failed read spun for 100 ms: while the producer keeps
+		 * seq_count odd, look again at doubling intervals, up to 10 s.
+		 */
+		d->backoff_ms = clamp_t(u32, d->backoff_ms * 2,
+					d->cfg.interval_ms * 2,
+					VMCD_BACKOFF_MAX_MS);
+	}
+	delay = msecs_to_jiffies(d->backoff_ms ?: d->cfg.interval_ms);
 	mutex_unlock(&d->lock);
 	if (!stop)
 		queue_delayed_work(system_highpri_wq, &d->work, delay);
@@ -825,6 +840,23 @@ static int __init vmcd_init(void)
 	if (ret)
 		goto out_unmap;
 
+	vmcd_kset = kset_create_and_add(KBUILD_MODNAME, NULL, kernel_kobj);
+	if (!vmcd_kset) {
+		ret = -ENOMEM;
+		goto out_notifier;
+	}
+	d->kobj.kset = vmcd_kset;
+	/* a knob written before the worker runs must not kick it yet */
+	d->stopping = true;
+	ret = kobject_init_and_add(&d->kobj, &vmcd_ktype, NULL, "vmclock%u",
+				   device_index);
+	if (ret)
+		goto out_kobj;
+
+	/*
+	 * Last of the fallible steps: once /dev/vmclockN exists a user may
+	 * hold it open, and a failed init would free the module under it.
+	 */
 	if (compat > 0 ||
 	    (compat < 0 && !IS_ENABLED(CONFIG_PTP_1588_CLOCK_VMCLOCK))) {
 		d->lookalike = vmcd_lookalike_create(&d->region, d->page,
@@ -833,23 +865,14 @@ static int __init vmcd_init(void)
 		if (IS_ERR(d->lookalike)) {
 			ret = PTR_ERR(d->lookalike);
 			pr_err("compatibility interfaces failed: %d\n", ret);
-			goto out_notifier;
+			goto out_kobj;
 		}
 	}
-
-	vmcd_kset = kset_create_and_add(KBUILD_MODNAME, NULL, kernel_kobj);
-	if (!vmcd_kset) {
-		ret = -ENOMEM;
-		goto out_lookalike;
-	}
-	d->kobj.kset = vmcd_kset;
-	ret = kobject_init_and_add(&d->kobj, &vmcd_ktype, NULL, "vmclock%u",
-				   device_index);
-	if (ret)
-		goto out_kobj;
+	kobject_uevent(&d->kobj, KOBJ_ADD);
 
 	/* the worker takes the clock (when enabled) at its first run */
 	vmcd = d;
+	WRITE_ONCE(d->stopping, false);
 	queue_delayed_work(system_highpri_wq, &d->work, 0);
 	pr_info("following %s at %pR, %s, version %s\n", d->region.name,
 		&d->region.res, vmcd_adjtimex_how(), VMCLOCK_PKG_VERSION);
@@ -857,16 +880,11 @@ static int __init vmcd_init(void)
 
 out_kobj:
 	/* the kobject owns @d from kobject_init_and_add() on */
-	if (d->lookalike)
-		vmcd_lookalike_destroy(d->lookalike);
 	pvclock_gtod_unregister_notifier(&d->gtod_nb);
 	memunmap((void *)d->page);
 	kobject_put(&d->kobj);
 	kset_unregister(vmcd_kset);
 	return ret;
-out_lookalike:
-	if (d->lookalike)
-		vmcd_lookalike_destroy(d->lookalike);
 out_notifier:
 	pvclock_gtod_unregister_notifier(&d->gtod_nb);
 out_unmap:
@@ -885,6 +903,7 @@ static void __exit vmcd_exit(void)
 {
 	struct vmcd *d = vmcd;
 
+	kobject_uevent(&d->kobj, KOBJ_REMOVE);
 	kobject_del(&d->kobj);
 	WRITE_ONCE(d->stopping, true);
 	mod_delayed_work(system_highpri_wq, &d->work, 0);
