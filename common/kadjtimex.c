@@ -78,6 +78,9 @@ static int vmclock_check_endbr(void *fn)
 	if (~le32_to_cpu(insn) != READ_ONCE(vmclock_endbr64_inv)) {
 		pr_err("%pS starts with %4ph, not ENDBR64: an indirect call would fault under IBT; refusing to load\n",
 		       fn, &insn);
+		/* FineIBT moves the landing pad into the __cfi_ preamble */
+		if (IS_ENABLED(CONFIG_CFI_CLANG))
+			pr_err("this kernel is built with kCFI (FineIBT), which this module does not support yet\n");
 		return -EOPNOTSUPP;
 	}
 	return 0;

@@ -12,6 +12,7 @@
 #include <linux/acpi.h>
 #include <linux/of.h>
 #include <linux/of_address.h>
+#include <linux/sched.h>
 #include <linux/string.h>
 #include <linux/timekeeping.h>
 
@@ -127,7 +128,8 @@ int vmcd_page_read(const struct vmclock_abi *page, u32 size,
 	do {
 		seq = le32_to_cpu(READ_ONCE(page->seq_count));
 		if (seq & 1) {
-			cpu_relax();
+			/* every caller is in process context */
+			cond_resched();
 			continue;
 		}
 		virt_rmb();	/* fields after the even seq_count */
@@ -137,6 +139,7 @@ int vmcd_page_read(const struct vmclock_abi *page, u32 size,
 		virt_rmb();	/* fields before seq_count again */
 		if (le32_to_cpu(READ_ONCE(page->seq_count)) == seq)
 			return 0;
+		cond_resched();
 	} while (ktime_get_mono_fast_ns() < deadline);
 	return -ETIMEDOUT;
 }

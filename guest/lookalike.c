@@ -234,7 +234,7 @@ static ssize_t vmcdc_fread(struct file *f, char __user *buf, size_t count,
 		return 0;
 	cp.len = min_t(size_t, count, c->read_len - *ppos);
 	cp.src = (const char *)c->page + *ppos;
-	cp.dst = kmalloc(cp.len, GFP_KERNEL);
+	cp.dst = kmalloc(cp.len, GFP_KERNEL_ACCOUNT);
 	if (!cp.dst)
 		return -ENOMEM;
 	ret = vmcd_page_read(c->page, c->page_size, &pg, vmcdc_copy_cb, &cp);

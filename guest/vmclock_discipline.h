@@ -23,7 +23,8 @@ struct vmclock_abi;
  * A seq-consistent copy of the @size-byte page at @page into @copy, with
  * @sample(@arg) run while the page was seen stable (e.g. a counter read).
  * -ETIMEDOUT if the producer kept it odd or changing for
- * VMCD_PAGE_READ_MAX_NS (as upstream ptp_vmclock: 100 ms).
+ * VMCD_PAGE_READ_MAX_NS (as upstream ptp_vmclock: 100 ms). Process
+ * context only: it reschedules while it waits.
  */
 #define VMCD_PAGE_READ_MAX_NS	(100 * NSEC_PER_MSEC)
 int vmcd_page_read(const struct vmclock_abi *page, u32 size,

@@ -12,8 +12,10 @@
  *    a slew term for one interval, error bounds from the page, STA_UNSYNC
  *    cleared only while locked to a synchronized page;
  *  - every other state, once the module has steered: the hold, set once:
- *    the last good page rate - bias, no slew, STA_UNSYNC, and the error
- *    bounds left to the kernel, which grows maxerror by 500 us/s;
+ *    the last good page rate - bias, no slew, STA_UNSYNC, the leap bits
+ *    of the last page followed (an announced leap second still happens),
+ *    and the error bounds left to the kernel, which grows maxerror by
+ *    500 us/s;
  *  - before the module ever steered, or after release: untouched.
  */
 #ifndef VMCLOCK_DISC_H
@@ -120,6 +122,8 @@ struct vmc_disc {
 	struct vmc_servo servo;
 	enum vmc_disc_clock clock;
 	__s64 held_ppb16;	/* the rate held, when VMC_CLK_HELD */
+	int held_leap;		/* ... and its leap bits */
+	int leap_bits;		/* of the last page followed: kept by a hold */
 	bool taken;		/* others' offsets cancelled since enabling */
 	bool synced_once;
 	bool resync;		/* after a disruption: may step once */

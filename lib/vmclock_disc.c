@@ -83,11 +83,14 @@ static void vmc_disc_hold(struct vmc_disc *d, struct vmc_disc_out *out)
 
 	d->servo.have_prev = false;
 	if (d->clock == VMC_CLK_UNTOUCHED ||
-	    (d->clock == VMC_CLK_HELD && d->held_ppb16 == f))
+	    (d->clock == VMC_CLK_HELD && d->held_ppb16 == f &&
+	     d->held_leap == d->leap_bits))
 		return;
 	out->set_freq = true;
 	out->freq_ppb16 = f;
 	out->unsync = true;
+	/* a leap second the last followed page announced still happens */
+	out->leap = d->leap_bits;
 	out->clock_after = VMC_CLK_HELD;
 }
 
@@ -119,6 +122,8 @@ static void vmc_disc_check_disruption(struct vmc_disc *d,
 	/* another host, another counter: forget everything learnt */
 	vmc_servo_reset(&d->servo);
 	d->have_good_ff = false;
+	d->leap_bits = 0;
+	d->tai_written = false;
 	d->resync = true;
 	d->fast_slew = true;
 }
@@ -331,6 +336,7 @@ void vmc_disc_update(struct vmc_disc *d, const struct vmc_disc_cfg *cfg,
 		out->take = true;
 		vmc_servo_reset(&d->servo);
 		d->resync = true;
+		d->tai_written = false;	/* others may have set it meanwhile */
 	}
 	if (s == VMC_DS_SYNCING)
 		s = vmc_disc_follow(d, cfg, in, out, t, maxerr, esterr);
@@ -354,7 +360,10 @@ void vmc_disc_applied(struct vmc_disc *d, const struct vmc_disc_out *out,
 	if (out->set_freq) {
 		d->clock = out->clock_after;
 		d->held_ppb16 = out->freq_ppb16;
+		d->held_leap = out->leap;
 	}
+	if (out->follow)
+		d->leap_bits = out->leap;
 	if (out->set_tai) {
 		d->tai_written = true;
 		d->tai = out->tai;

@@ -13,7 +13,7 @@
 #include "vmclock_disc.h"
 #include "tap.h"
 
-#define PLAN	41
+#define PLAN	43
 
 #define C0	1000000000000ULL	/* counter_value of the page */
 #define T0	1783000000LL		/* its time, s */
@@ -373,6 +373,8 @@ static void test_enable(void)
 	upd(&d, 1300 * MS, 50000, true, &o);
 	tap(o.take && o.follow,
 	    "enable again: the clock is taken (others' offsets cancelled) and followed");
+	tap(o.set_tai && o.tai == 37,
+	    "... and TAI written again (someone may have changed it meanwhile)");
 	cfg.enabled = false;
 	fixture();
 	cfg.enabled = false;
@@ -492,6 +494,13 @@ static void test_leap_status(void)
 	pg.leap_indicator = VMCLOCK_LEAP_PRE_NEG;
 	upd(&d, 0, 0, true, &o);
 	tap(o.leap == -1, "deletion pending on the last day: STA_DEL");
+
+	pg.leap_indicator = VMCLOCK_LEAP_PRE_POS;
+	upd(&d, 100 * MS, 0, true, &o);
+	pg.clock_status = VMCLOCK_STATUS_UNRELIABLE;
+	upd(&d, 200 * MS, 0, true, &o);
+	tap(o.set_freq && o.unsync && !o.follow && o.leap == 1,
+	    "holdover on the last day keeps the announced insertion (STA_INS)");
 }
 
 int main(void)
