@@ -58,6 +58,8 @@ static int nstats;
 static int64_t raw_first_page = -1, raw_guest1 = -1, raw_duration_over = -1;
 static int have_cs_tsc, have_end, harness_fail, dmesg_bad = -1, rmmod_bad;
 static int guest_cmds, guest_fail, have_mailbox;
+/* unreferenced objects after the unload; -1: no kmemleak in the guest */
+static int kmemleak = -1, kmemleak_fail;
 static long lost, nopage;
 static double boot_s = -1;
 static char harness_why[256], cs_name[32], guest_fail_cmd[256];
@@ -192,6 +194,11 @@ static int parse_line(char *l)
 		have_end = 1;
 	} else if (!strncmp(l, "DMESG-BAD ", 10)) {
 		dmesg_bad = atoi(l + 10);
+	} else if (!strncmp(l, "KMEMLEAK ", 9)) {
+		if (l[9] >= '0' && l[9] <= '9')
+			kmemleak = atoi(l + 9);
+		else
+			kmemleak_fail = 1;
 	} else if (!strncmp(l, "RMMOD ", 6)) {
 		p = strrchr(l, ' ');
 		if (p && atoi(p + 1))
@@ -477,6 +484,13 @@ static int final(const char *scn, const char *data, const char *simlog,
 		nex++;
 	}
 	fclose(f);
+	/* A debug kernel (it has kmemleak) checks its reports in every scenario. */
+	for (i = 0; i < nex && strcmp(ex[i].kind, "dmesg_clean"); i++)
+		;
+	if (i == nex && nex < 64 && (kmemleak >= 0 || kmemleak_fail)) {
+		memset(&ex[nex], 0, sizeof(ex[nex]));
+		strcpy(ex[nex++].kind, "dmesg_clean");
+	}
 
 	/* "TAP version 13" is printed by run-scenario before the trace. */
 	printf("1..%d\n", 6 + nex);
@@ -626,10 +640,13 @@ static int final(const char *scn, const char *data, const char *simlog,
 			    "measured %ld of %ld pairs beyond, max %.1f ns expected 0 of >= 100",
 			    bad, n, worst);
 		} else if (!strcmp(e->kind, "dmesg_clean")) {
-			tap(dmesg_bad == 0 && !rmmod_bad,
-			    "guest dmesg clean and modules unloaded",
-			    "measured dmesg_bad=%d rmmod_failures=%d expected 0",
-			    dmesg_bad, rmmod_bad);
+			tap(dmesg_bad == 0 && !rmmod_bad && kmemleak <= 0 &&
+			    !kmemleak_fail,
+			    kmemleak < 0 ? "guest dmesg clean and modules unloaded" :
+			    "guest dmesg clean, modules unloaded, kmemleak clean",
+			    "measured dmesg_bad=%d rmmod_failures=%d kmemleak=%d%s expected 0",
+			    dmesg_bad, rmmod_bad, kmemleak,
+			    kmemleak_fail ? " (scan failed)" : "");
 		} else if (!strcmp(e->kind, "err_within_ns")) {
 			/* expect err_within_ns A B [T1 T2] */
 			double lo = e->a, hi = e->b, t1 = -1e18, t2 = 1e18;
