@@ -20,6 +20,7 @@
 
 #include <linux/io.h>
 #include <linux/delay.h>
+#include <linux/completion.h>
 #include <linux/kobject.h>
 #include <linux/math64.h>
 #include <linux/module.h>
@@ -134,6 +135,7 @@ struct vmcd {
 	struct vmcd_lookalike *lookalike;	/* NULL when off */
 
 	struct kobject kobj;		/* /sys/kernel/vmclock_discipline/vmclockN */
+	struct completion kobj_released;	/* its release() has run */
 
 	struct mutex lock;		/* everything below */
 	struct vmc_disc_cfg cfg;	/* the knobs */
@@ -766,9 +768,15 @@ static struct attribute *vmcd_attrs[] = {
 };
 ATTRIBUTE_GROUPS(vmcd);
 
+/*
+ * The last put may run release() seconds later from a workqueue
+ * (CONFIG_DEBUG_KOBJECT_RELEASE), after this module's text and vmcd_ktype
+ * would be gone: release only signals, and vmcd_put() waits for it and
+ * frees (as ext4 and btrfs do for their kobjects).
+ */
 static void vmcd_kobj_release(struct kobject *kobj)
 {
-	kfree(to_vmcd(kobj));
+	complete(&to_vmcd(kobj)->kobj_released);
 }
 
 static struct kobj_type vmcd_ktype = {
@@ -780,6 +788,15 @@ static struct kobj_type vmcd_ktype = {
 /* Module ---------------------------------------------------------------- */
 
 static struct kset *vmcd_kset;
+
+/* Drop the kobject of @d (initialised or not), then free @d. */
+static void vmcd_put(struct vmcd *d)
+{
+	kobject_put(&d->kobj);
+	wait_for_completion(&d->kobj_released);
+	kset_unregister(vmcd_kset);
+	kfree(d);
+}
 
 static int __init vmcd_init(void)
 {
@@ -800,6 +817,7 @@ static int __init vmcd_init(void)
 	if (!d)
 		return -ENOMEM;
 	mutex_init(&d->lock);
+	init_completion(&d->kobj_released);
 	seqcount_init(&d->tk_seq);
 	INIT_DELAYED_WORK(&d->work, vmcd_work);
 	vmc_disc_init(&d->disc);
@@ -879,11 +897,10 @@ static int __init vmcd_init(void)
 	return 0;
 
 out_kobj:
-	/* the kobject owns @d from kobject_init_and_add() on */
+	/* the kobject is initialised from kobject_init_and_add() on */
 	pvclock_gtod_unregister_notifier(&d->gtod_nb);
 	memunmap((void *)d->page);
-	kobject_put(&d->kobj);
-	kset_unregister(vmcd_kset);
+	vmcd_put(d);
 	return ret;
 out_notifier:
 	pvclock_gtod_unregister_notifier(&d->gtod_nb);
@@ -913,8 +930,7 @@ static void __exit vmcd_exit(void)
 		vmcd_lookalike_destroy(d->lookalike);
 	pvclock_gtod_unregister_notifier(&d->gtod_nb);
 	memunmap((void *)d->page);
-	kobject_put(&d->kobj);
-	kset_unregister(vmcd_kset);
+	vmcd_put(d);
 }
 
 module_init(vmcd_init);
