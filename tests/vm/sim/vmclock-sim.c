@@ -421,7 +421,7 @@ static int runner_directive(const char *k)
 	static const char * const known[] = {
 		"guest", "guest_end", "expect", "settle", "clock_start",
 		"probe_rate", "probe_args", "kernel_append", "region_size",
-		"steady",
+		"steady", "limit_s",
 	};
 	size_t i;
 
