@@ -14,6 +14,9 @@
  *                               charged, as nobody; rewrites in batches
  *   hosttest loadopen KO N      N times: load KO, open and read at once
  *   hosttest reftimeout MS      an explicit reference degrades after MS
+ *   hosttest stress NPROC SECS VIEWS  NPROC processes open, map, ioctl,
+ *                               close in loops while the host's clock is
+ *                               adjusted and stepped and unloads are tried
  *   hosttest seqwindow N SECS   an RT thread never finds one of N views
  *                               inside a preempted odd-seq window (boot
  *                               with preempt=full)
@@ -807,8 +810,12 @@ static int cmd_seqwindow(int nviews, int secs)
 	return 0;
 }
 
+#include "hosttest_stress.c"
+
 static int robust_main(int argc, char **argv)
 {
+	if (argc >= 5 && !strcmp(argv[1], "stress"))
+		return cmd_stress(atoi(argv[2]), atoi(argv[3]), atoi(argv[4]));
 	if (argc >= 2 && !strcmp(argv[1], "mapping"))
 		return cmd_mapping();
 	if (argc >= 2 && !strcmp(argv[1], "status"))

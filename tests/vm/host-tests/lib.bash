@@ -7,6 +7,10 @@
 # the cache, makes an initramfs with tests/vm/mkinitramfs plus an overlay
 # (this directory's guest-init as /init, the plan, hosttest), boots
 # Debian's stock kernel (tests/vm/fetch-kernel) under TCG and prints TAP.
+# VMCLOCK_KERNEL=debug: the debug tier's kernel instead (tests/debug/
+# build-kernel; modules built against its tree, -smp 2, kasan_multi_shot,
+# three times the time limit, a kmemleak scan after the plan);
+# VMCLOCK_SMP=N: N vCPUs.
 #
 # The guest prints "R pass|fail DESC" results, "# ..." details, "M ..."
 # measurements and "HT ..." harness lines on its console.
@@ -86,6 +90,8 @@ ht_tap() {
 	match($0, /HT CLOCKSOURCE [^ ]+/) { cs = substr($0, RSTART + 15, RLENGTH - 15) }
 	/^HT END/ { ended = 1 }
 	/^HT DMESG-BAD / { dbad = $3 }
+	/^HT KMEMLEAK / { kml = $3 }
+	/^HT KMEMLEAK-REPORT / { kl[++nk] = substr($0, 20) }
 	/^HT DMESG / { dl[++nd] = substr($0, 10) }
 	/^R (pass|fail) / {
 		n++
@@ -98,7 +104,7 @@ ht_tap() {
 	/^M / { meas[++nm] = "# " prefix substr($0, 3) }
 	END {
 		print "TAP version 13"
-		print "1.." planned + 3
+		print "1.." planned + 3 + (kml != "")
 		for (i = 1; i <= nm; i++) print meas[i]
 		for (i = 1; i <= planned; i++) {
 			if (i <= n) { print res[i]; continue }
@@ -126,6 +132,16 @@ ht_tap() {
 			for (i = 1; i <= nd; i++) print "# " dl[i]
 			fail++
 		}
+		if (kml != "") {	# a kernel with kmemleak (the debug tier)
+			k++
+			if (kml == "0") print "ok " k " - kmemleak: nothing unreferenced after the plan"
+			else {
+				print "not ok " k " - kmemleak: nothing unreferenced after the plan"
+				print "# measured " kml ", expected 0"
+				for (i = 1; i <= nk; i++) print "# " kl[i]
+				fail++
+			}
+		}
 		exit fail ? 1 : 0
 	}'
 }
@@ -136,17 +152,24 @@ ht_run() {
 	shift 3
 	HT_PLANNED=$planned
 
-	ht_build
-	ht_initramfs "$plan"
+	local smp=${VMCLOCK_SMP:-1} limit=$QEMU_TIMEOUT extra=
+
+	# fetch-kernel (and mkinitramfs) follow VMCLOCK_KERNEL=debug too
 	kout=$("$TOP/tests/vm/fetch-kernel" 2>/dev/null) ||
 		ht_die "tests/vm/fetch-kernel"
-	eval "$kout"
+	eval "$kout"	# VMLINUZ MODDIR KVER, and KDIR for debug
+	if [ "${VMCLOCK_KERNEL:-}" = debug ]; then
+		WORK=$WORK-debug smp=${VMCLOCK_SMP:-2} limit=$((QEMU_TIMEOUT * 3))
+		extra=kasan_multi_shot
+	fi
+	ht_build
+	ht_initramfs "$plan"
 	vmlinuz=$VMLINUZ
 	log=$WORK/$name.console
-	timeout "$QEMU_TIMEOUT" qemu-system-x86_64 -accel tcg -cpu max -smp 1 \
+	timeout "$limit" qemu-system-x86_64 -accel tcg -cpu max -smp "$smp" \
 		-m 512M -nographic -no-reboot -kernel "$vmlinuz" \
 		-initrd "$WORK/initrd.gz" \
-		-append "console=ttyS0 tsc=reliable panic=-1 loglevel=4 $*" \
+		-append "console=ttyS0 tsc=reliable panic=-1 loglevel=4 $extra $*" \
 		< /dev/null > "$log" 2>&1
 	ht_tap "$planned" < "$log"
 	rc=$?
