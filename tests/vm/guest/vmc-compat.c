@@ -10,6 +10,18 @@
  *   vmc-compat precise N [PTPDEV] N PTP_SYS_OFFSET_PRECISE reads, 10 ms apart:
  *                                 prints "PRECISE <realtime - device> ns" each,
  *                                 then "PRECISE-SUMMARY n= p50= max=" of |x|
+ *   vmc-compat loop SECONDS [DEV [PTPNAME]]  for SECONDS, over and over:
+ *                                 open DEV, read, mmap, poll, close; open
+ *                                 the PTP clock named PTPNAME (vmclock0),
+ *                                 PTP_SYS_OFFSET_PRECISE and
+ *                                 clock_gettime on it, close. The module
+ *                                 may come and go meanwhile (ENOENT,
+ *                                 ENODEV are counted, not failures, and so
+ *                                 are a stuck or refused page's ETIMEDOUT
+ *                                 and EINVAL); prints
+ *                                 "LOOP rounds= absent= refused= bad=
+ *                                 first_bad=" and exits 1 on any other
+ *                                 error or a bad page
  *
  * dev and small print "COMPAT-PLAN N" first, then exactly N "COMPAT-OK" or
  * "COMPAT-FAIL" lines (a check whose setup failed is a COMPAT-FAIL), and
@@ -259,6 +271,122 @@ static int precise(int n, const char *path)
 	return 0;
 }
 
+#define FD_TO_CLOCKID(fd)	((~(clockid_t)(fd) << 3) | 3)
+
+static int gone(int err)
+{
+	return err == ENOENT || err == ENODEV || err == ENXIO;
+}
+
+/* /dev/ptpN of the PTP clock named @name (its index may change on reload) */
+static int ptp_by_name(const char *name, char *dev, size_t len)
+{
+	char f[64], buf[64];
+	int i;
+
+	for (i = 0; i < 8; i++) {
+		FILE *fp;
+
+		snprintf(f, sizeof(f), "/sys/class/ptp/ptp%d/clock_name", i);
+		fp = fopen(f, "r");
+		if (!fp)
+			continue;
+		if (fgets(buf, sizeof(buf), fp) &&
+		    !strncmp(buf, name, strlen(name)) &&
+		    buf[strlen(name)] == '\n') {
+			fclose(fp);
+			snprintf(dev, len, "/dev/ptp%d", i);
+			return 0;
+		}
+		fclose(fp);
+	}
+	return -1;
+}
+
+struct loop_count {
+	long absent, bad, refused;
+	char first[64];
+};
+
+/*
+ * A failed call: the module's absence; a page it may not use right now
+ * (@page_ok: a seq_count stuck odd gives ETIMEDOUT, a malformed or
+ * unreliable page EINVAL to the PTP clock); or bad.
+ */
+static void miss(struct loop_count *c, const char *what, int err, int page_ok)
+{
+	if (gone(err)) {
+		c->absent++;
+	} else if (page_ok && (err == ETIMEDOUT ||
+			       (page_ok > 1 && err == EINVAL))) {
+		c->refused++;
+	} else if (!c->bad++) {
+		snprintf(c->first, sizeof(c->first), "%s: %s", what,
+			 strerror(err));
+	}
+}
+
+static int loop(int secs, const char *path, const char *ptp)
+{
+	struct loop_count c = { .first = "none" };
+	time_t end = time(NULL) + secs;
+	char page[PAGE], dev[32];
+	long rounds = 0;
+	uint32_t magic;
+
+	while (time(NULL) < end) {
+		struct ptp_sys_offset_precise p;
+		struct pollfd pfd;
+		struct timespec ts;
+		int fd = open(path, O_RDONLY);
+		void *m;
+
+		rounds++;
+		if (fd < 0) {
+			miss(&c, "open", errno, 0);
+		} else {
+			if (read(fd, page, sizeof(page)) != sizeof(page)) {
+				miss(&c, "read", errno, 1);
+			} else {
+				memcpy(&magic, page, sizeof(magic));
+				if (magic != MAGIC)
+					miss(&c, "read magic", EILSEQ, 0);
+			}
+			m = mmap(NULL, PAGE, PROT_READ, MAP_SHARED, fd, 0);
+			if (m != MAP_FAILED) {
+				memcpy(&magic, m, sizeof(magic));
+				if (magic != MAGIC)
+					miss(&c, "mmap magic", EILSEQ, 0);
+				munmap(m, PAGE);
+			} else {
+				miss(&c, "mmap", errno, 0);
+			}
+			pfd = (struct pollfd){ .fd = fd, .events = POLLIN };
+			if (poll(&pfd, 1, 0) < 0)
+				miss(&c, "poll", errno, 0);
+			close(fd);
+		}
+		if (ptp_by_name(ptp, dev, sizeof(dev))) {
+			c.absent++;
+			continue;
+		}
+		fd = open(dev, O_RDONLY);
+		if (fd < 0) {
+			miss(&c, "open ptp", errno, 0);
+			continue;
+		}
+		memset(&p, 0, sizeof(p));
+		if (ioctl(fd, PTP_SYS_OFFSET_PRECISE, &p))
+			miss(&c, "PTP_SYS_OFFSET_PRECISE", errno, 2);
+		if (clock_gettime(FD_TO_CLOCKID(fd), &ts))
+			miss(&c, "clock_gettime", errno, 2);
+		close(fd);
+	}
+	printf("LOOP rounds=%ld absent=%ld refused=%ld bad=%ld first_bad=\"%s\"\n",
+	       rounds, c.absent, c.refused, c.bad, c.first);
+	return c.bad ? 1 : 0;
+}
+
 int main(int argc, char **argv)
 {
 	setvbuf(stdout, NULL, _IOLBF, 0);
@@ -276,7 +404,10 @@ int main(int argc, char **argv)
 	}
 	if (argc >= 3 && !strcmp(argv[1], "precise"))
 		return precise(atoi(argv[2]), argc > 3 ? argv[3] : "/dev/ptp0");
+	if (argc >= 3 && !strcmp(argv[1], "loop"))
+		return loop(atoi(argv[2]), argc > 3 ? argv[3] : "/dev/vmclock0",
+			    argc > 4 ? argv[4] : "vmclock0");
 	fprintf(stderr,
-		"usage: vmc-compat dev [DEV] | small SIZE [DEV] | precise N [PTPDEV]\n");
+		"usage: vmc-compat dev [DEV] | small SIZE [DEV] | precise N [PTPDEV] | loop S [DEV [PTPNAME]]\n");
 	return 2;
 }
