@@ -13,7 +13,7 @@ export KDIR VMCLOCK_CACHE
 VERSION := $(shell sed -n 's/^PACKAGE_VERSION="\{0,1\}\([^"]*\)"\{0,1\}$$/\1/p' dkms.conf)
 
 .PHONY: all modules clean check check-fast demo install uninstall checkpatch \
-	fuzz help check-matrix check-debug tools
+	fuzz help check-matrix check-debug check-smp check-all tools
 
 all: modules tools
 
@@ -41,10 +41,20 @@ check-matrix:
 	tests/matrix/run
 
 # The debug-kernel tier: Debian 12's 6.1 source with KASAN, lockdep, UBSAN,
-# KFENCE, kmemleak (built once, cached in VMCLOCK_CACHE), guest scenarios on
-# two vCPUs; DEBUG_ARGS="guest-converge guest-cycles" picks scenarios.
+# KFENCE, kmemleak (built once, cached in VMCLOCK_CACHE), its canary, the
+# guest scenarios and host suites on two vCPUs; DEBUG_ARGS="--core" is CI's
+# share, DEBUG_ARGS="guest-converge host:stress" picks cases.
 check-debug:
 	tests/debug/run $(DEBUG_ARGS)
+
+# The stock kernel on two vCPUs: every guest scenario with -smp 2
+# (SMP_ARGS="--core" is CI's share).
+check-smp:
+	tests/vm/run-smp $(SMP_ARGS)
+
+# Everything: what CI runs, with every case of every tier (~2 h).
+check-all:
+	VMCLOCK_CI_ALL=1 bash .ci/run
 
 # The tests that need no VM and no root (a quick edit-compile loop).
 check-fast:
@@ -88,7 +98,9 @@ help:
 	@echo "  make check          every test (installs what it needs; root, ~25 min)"
 	@echo "  make check-fast     unit tests, fuzz smoke, build and style only"
 	@echo "  make check-matrix   7.3 / 6.12 kernels, upstream ptp_vmclock, QEMU 10 vmclock + migration (root, ~20 min)"
-	@echo "  make check-debug    guest scenarios on a KASAN/lockdep/UBSAN/kmemleak 6.1 kernel, -smp 2 (root; kernel build cached)"
+	@echo "  make check-debug    canary, guest scenarios, host suites on a KASAN/lockdep/UBSAN/kmemleak 6.1 kernel, -smp 2 (root; kernel build cached)"
+	@echo "  make check-smp      every guest scenario on the stock kernel with -smp 2"
+	@echo "  make check-all      make check, the matrix, and every case of the smp2 and debug tiers"
 	@echo "  make fuzz           a long libFuzzer run of page validation and time arithmetic"
 	@echo "  make checkpatch     kernel style check of all C sources"
 	@echo "  make tools          build tools/vmclockctl (needs libkmod-dev)"
