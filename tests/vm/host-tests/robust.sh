@@ -8,6 +8,10 @@
 # view opened right after load; the reference timeout; an RT reader
 # against a writer under preempt=full (booted so).
 . "$(dirname "$0")/lib.bash"
+# seqwindow's RT reader must share the writer's CPU (it shows that the
+# write is not preemptible, not that another CPU cannot see it): one vCPU,
+# on the debug kernel too; host:stress is the two-vCPU suite.
+export VMCLOCK_SMP=1
 
 plan=$(mktemp)
 trap 'rm -f "$plan"' EXIT
