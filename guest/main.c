@@ -615,6 +615,8 @@ VMCD_RO(offset_ns, "%lld", d->offset_ns);
 VMCD_RO(freq_ppb, "%lld", div_s64(d->freq_ppb16, VMC_PPB16_PER_PPB));
 VMCD_RO(ref_freq_ppb, "%lld", div_s64(d->ff_ppb16, VMC_PPB16_PER_PPB));
 VMCD_RO(bias_ppb, "%lld", div_s64(d->disc.servo.bias_ppb16, VMC_PPB16_PER_PPB));
+VMCD_RO(hold_bias_ppb, "%lld",
+	div_s64(d->disc.servo.hold_bias_ppb16, VMC_PPB16_PER_PPB));
 VMCD_RO(maxerror_ns, "%llu", d->maxerror_ns);
 VMCD_RO(steps, "%llu", d->steps);
 VMCD_RO(disruptions, "%llu", d->disruptions);
@@ -747,6 +749,7 @@ static struct attribute *vmcd_attrs[] = {
 	&freq_ppb_attr.attr,
 	&ref_freq_ppb_attr.attr,
 	&bias_ppb_attr.attr,
+	&hold_bias_ppb_attr.attr,
 	&maxerror_ns_attr.attr,
 	&steps_attr.attr,
 	&disruptions_attr.attr,

@@ -12,7 +12,7 @@
  *    a slew term for one interval, error bounds from the page, STA_UNSYNC
  *    cleared only while locked to a synchronized page;
  *  - every other state, once the module has steered: the hold, set once:
- *    the last good page rate - bias, no slew, STA_UNSYNC, the leap bits
+ *    the last good page rate - hold bias, no slew, STA_UNSYNC, the leap bits
  *    of the last page followed (an announced leap second still happens),
  *    and the error bounds left to the kernel, which grows maxerror by
  *    500 us/s;

@@ -187,6 +187,8 @@ struct vmc_servo {
 	__s64 older_cmd_ppb16;	/* the command in effect before that */
 	bool prev_clamped;
 	__s64 bias_ppb16;	/* learnt rate error of the local clock */
+	__s64 hold_bias_ppb16;	/* its long-term average, for holds */
+	__u32 hold_bias_n;	/* measurements in that average, saturating */
 };
 
 enum vmc_servo_action {

@@ -68,7 +68,7 @@ static __s64 vmc_abs_s64(__s64 v)
 	return v < 0 ? -v : v;
 }
 
-/* The rate to hold: the last good page rate less the learnt bias. */
+/* The rate to hold: the last good page rate less the averaged bias. */
 static __s64 vmc_disc_hold_ppb16(const struct vmc_disc *d)
 {
 	/* no good rate since the last disruption: the kernel's own */

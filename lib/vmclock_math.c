@@ -420,6 +420,14 @@ void vmc_page_line(const struct vmclock_abi *page, struct vmc_line *line)
 #define VMC_SERVO_BIAS_LEARN_NS	10000
 /* Bias update gain 1/4: converges in a few updates, averages noise. */
 #define VMC_SERVO_BIAS_GAIN_DIV	4
+/*
+ * The hold's bias averages the same measurements with gain 1/(n + 1),
+ * down to 1/32 (time constant 3.2 s at 10 Hz). Each interval's residual
+ * carries ~1-2 ns of measurement noise, 10-20 ppb at 10 Hz: the fast
+ * bias keeps ~5 ppb of it, which tracking needs (it follows the kernel's
+ * multiplier toggling) but a 2 s hold on it drifted 5-8 ns/s.
+ */
+#define VMC_SERVO_HOLD_BIAS_DIV_MAX	32
 /* A rate error beyond 100 ppm is not a bias but a disruption. */
 #define VMC_SERVO_BIAS_MAX_PPB16 (100000LL * VMC_PPB16_PER_PPB)
 
@@ -434,6 +442,8 @@ void vmc_servo_reset(struct vmc_servo *s)
 	s->older_cmd_ppb16 = 0;
 	s->prev_clamped = false;
 	s->bias_ppb16 = 0;
+	s->hold_bias_ppb16 = 0;
+	s->hold_bias_n = 0;
 }
 
 enum vmc_servo_action vmc_servo_update(struct vmc_servo *s,
@@ -485,12 +495,22 @@ enum vmc_servo_action vmc_servo_update(struct vmc_servo *s,
 		 */
 		__s64 resid = offset_ns - pred;
 		__s64 rate = vmc_muldiv_s64(resid, VMC_PPB16_PER_UNIT, dt);
+		__s64 hdiv;
 
 		s->bias_ppb16 = vmc_clamp_s64(s->bias_ppb16 +
 					      (rate - s->bias_ppb16) /
 					      VMC_SERVO_BIAS_GAIN_DIV,
 					      -VMC_SERVO_BIAS_MAX_PPB16,
 					      VMC_SERVO_BIAS_MAX_PPB16);
+		if (s->hold_bias_n < VMC_SERVO_HOLD_BIAS_DIV_MAX)
+			s->hold_bias_n++;
+		hdiv = vmc_clamp_s64(s->hold_bias_n, VMC_SERVO_BIAS_GAIN_DIV,
+				     VMC_SERVO_HOLD_BIAS_DIV_MAX);
+		s->hold_bias_ppb16 = vmc_clamp_s64(s->hold_bias_ppb16 +
+						   (rate - s->hold_bias_ppb16) /
+						   hdiv,
+						   -VMC_SERVO_BIAS_MAX_PPB16,
+						   VMC_SERVO_BIAS_MAX_PPB16);
 	}
 
 	/* Remove the whole offset over one interval: a linear slew. */
@@ -520,7 +540,7 @@ void vmc_servo_applied(struct vmc_servo *s, __u64 t_ns)
 
 __s64 vmc_servo_holdover(const struct vmc_servo *s, __s64 ff_ppb16)
 {
-	return vmc_clamp_s64(ff_ppb16 - s->bias_ppb16,
+	return vmc_clamp_s64(ff_ppb16 - s->hold_bias_ppb16,
 			     -VMC_SERVO_FREQ_MAX_PPB16,
 			     VMC_SERVO_FREQ_MAX_PPB16);
 }

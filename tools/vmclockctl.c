@@ -291,6 +291,7 @@ static const struct attr {
 	{ "freq_ppb", T_INT, "Frequency", NULL },
 	{ "ref_freq_ppb", T_INT, "Reference freq", NULL },
 	{ "bias_ppb", T_INT, "Learnt bias", NULL },
+	{ "hold_bias_ppb", T_INT, "Hold bias", NULL },
 	{ "steps", T_INT, "Steps", NULL },
 	{ "disruptions", T_INT, "Disruptions", NULL },
 	{ "updates", T_INT, "Updates", NULL },
@@ -562,8 +563,10 @@ static void print_guest_dev(const struct gdev *g)
 			continue;
 		if (!strcmp(a->name, "freq_ppb") ||
 		    !strcmp(a->name, "ref_freq_ppb") ||
-		    !strcmp(a->name, "bias_ppb")) {
-			print_ppb(a->label, v, strcmp(a->name, "bias_ppb"));
+		    !strcmp(a->name, "bias_ppb") ||
+		    !strcmp(a->name, "hold_bias_ppb")) {
+			print_ppb(a->label, v, strcmp(a->name, "bias_ppb") &&
+				  strcmp(a->name, "hold_bias_ppb"));
 		} else if (!strcmp(a->name, "offset_ns") && v && is_int(v)) {
 			printf(LBL "%s ns (CLOCK_REALTIME %s the page)\n",
 			       a->label, v,

@@ -179,7 +179,7 @@ static void test_holds(void)
 		set_hz(999980000);
 		upd(&d, 1000 * MS, 0, true, &o);
 		upd(&d, 1100 * MS, 50000, true, &o);
-		hold = o.ff_ppb16 - d.servo.bias_ppb16;
+		hold = vmc_servo_holdover(&d.servo, o.ff_ppb16);
 		if (o.freq_ppb16 == hold)	/* the slew must be visible */
 			bad++;
 		hcases[i].mod();
@@ -284,12 +284,12 @@ static void test_holdover_rate(void)
 	locked(&d, &o);
 	set_hz(999980000);			/* 20 ppm */
 	upd(&d, 1000 * MS, 0, true, &o);
-	good = o.ff_ppb16 - d.servo.bias_ppb16;
+	good = vmc_servo_holdover(&d.servo, o.ff_ppb16);
 	set_hz(999950000);			/* 50 ppm, while unreliable */
 	pg.clock_status = VMCLOCK_STATUS_UNRELIABLE;
 	upd(&d, 1100 * MS, 0, true, &o);
 	tap(is_hold(&o, good) &&
-	    o.ff_ppb16 - d.servo.bias_ppb16 > good + 29 * PPM,
+	    vmc_servo_holdover(&d.servo, o.ff_ppb16) > good + 29 * PPM,
 	    "holdover keeps the last good rate (%lld), not the unreliable page's (%lld)",
 	    (long long)good, (long long)o.ff_ppb16);
 	/* the unreliable page must not become the "last good" rate */
@@ -311,10 +311,12 @@ static void test_jump_bias(void)
 		    true, &o);
 	pg.clock_status = VMCLOCK_STATUS_UNRELIABLE;
 	upd(&d, 1500 * MS, 2500000, true, &o);
-	tap(is_hold(&o, o.ff_ppb16 - d.servo.bias_ppb16) &&
-	    d.servo.bias_ppb16 < PPM && d.servo.bias_ppb16 > -PPM,
-	    "a 3 ms phase jump teaches no bias: the hold after it runs at the page rate (bias %lld ppb16)",
-	    (long long)d.servo.bias_ppb16);
+	tap(is_hold(&o, vmc_servo_holdover(&d.servo, o.ff_ppb16)) &&
+	    d.servo.bias_ppb16 < PPM && d.servo.bias_ppb16 > -PPM &&
+	    d.servo.hold_bias_ppb16 < PPM && d.servo.hold_bias_ppb16 > -PPM,
+	    "a 3 ms phase jump teaches no bias: the hold after it runs at the page rate (bias %lld, hold bias %lld ppb16)",
+	    (long long)d.servo.bias_ppb16,
+	    (long long)d.servo.hold_bias_ppb16);
 }
 
 static void test_disruption(void)
@@ -360,7 +362,7 @@ static void test_enable(void)
 
 	locked(&d, &o);
 	upd(&d, 1000 * MS, 50000, true, &o);
-	hold = o.ff_ppb16 - d.servo.bias_ppb16;
+	hold = vmc_servo_holdover(&d.servo, o.ff_ppb16);
 	cfg.enabled = false;
 	upd(&d, 1100 * MS, 50000, true, &o);
 	tap(o.release && o.set_freq && o.freq_ppb16 == hold && o.unsync &&
