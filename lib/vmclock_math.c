@@ -421,12 +421,14 @@ void vmc_page_line(const struct vmclock_abi *page, struct vmc_line *line)
 /* Bias update gain 1/4: converges in a few updates, averages noise. */
 #define VMC_SERVO_BIAS_GAIN_DIV	4
 /*
- * The hold's bias averages the same measurements with gain 1/(n + 1),
+ * The hold's bias averages the same measurements with gain 1/n for the
+ * n-th, from 1/4 (the fast gain: the first four follow the fast bias)
  * down to 1/32 (time constant 3.2 s at 10 Hz). Each interval's residual
  * carries ~1-2 ns of measurement noise, 10-20 ppb at 10 Hz: the fast
  * bias keeps ~5 ppb of it, which tracking needs (it follows the kernel's
  * multiplier toggling) but a 2 s hold on it drifted 5-8 ns/s.
  */
+#define VMC_SERVO_HOLD_BIAS_DIV_MIN	4
 #define VMC_SERVO_HOLD_BIAS_DIV_MAX	32
 /* A rate error beyond 100 ppm is not a bias but a disruption. */
 #define VMC_SERVO_BIAS_MAX_PPB16 (100000LL * VMC_PPB16_PER_PPB)
@@ -504,7 +506,8 @@ enum vmc_servo_action vmc_servo_update(struct vmc_servo *s,
 					      VMC_SERVO_BIAS_MAX_PPB16);
 		if (s->hold_bias_n < VMC_SERVO_HOLD_BIAS_DIV_MAX)
 			s->hold_bias_n++;
-		hdiv = vmc_clamp_s64(s->hold_bias_n, VMC_SERVO_BIAS_GAIN_DIV,
+		hdiv = vmc_clamp_s64(s->hold_bias_n,
+				     VMC_SERVO_HOLD_BIAS_DIV_MIN,
 				     VMC_SERVO_HOLD_BIAS_DIV_MAX);
 		s->hold_bias_ppb16 = vmc_clamp_s64(s->hold_bias_ppb16 +
 						   (rate - s->hold_bias_ppb16) /

@@ -170,7 +170,7 @@ static int cmd_fidelity(int secs, int report_only)
 			struct change *c = &ch[k++ % 5];
 			struct timex tx = c->tx;
 			uint32_t seq0 = map->seq_count;
-			int64_t t0 = now_ns(CLOCK_MONOTONIC_RAW), t1;
+			int64_t t0 = now_ns(CLOCK_MONOTONIC_RAW), t1, t2;
 
 			if (adjtimex(&tx) < 0) {
 				result(0, "setup: adjtimex %s: %s", c->what,
@@ -182,10 +182,12 @@ static int cmd_fidelity(int secs, int report_only)
 			while (map->seq_count == seq0 &&
 			       now_ns(CLOCK_MONOTONIC_RAW) - t0 < 100000000LL)
 				;
+			t2 = now_ns(CLOCK_MONOTONIC_RAW);
 			if (nchg < sizeof(lat) / sizeof(lat[0]))
-				lat[nchg] = now_ns(CLOCK_MONOTONIC_RAW) - t0;
+				lat[nchg] = t2 - t0;
 			win_start = t0;
-			win_end = t1 + TICK_NS;
+			/* the first tick after the page moved (late: a stall) */
+			win_end = (t2 > t1 ? t2 : t1) + TICK_NS;
 			next_change = t0 + 1000000000LL;
 			nchg++;
 		}

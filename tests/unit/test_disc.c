@@ -327,11 +327,16 @@ static void test_disruption(void)
 	locked(&d, &o);
 	set_hz(999980000);
 	upd(&d, 1000 * MS, 0, true, &o);
+	/* what the old host taught must go too */
+	d.servo.bias_ppb16 = 7 * PPM;
+	d.servo.hold_bias_ppb16 = 7 * PPM;
+	d.servo.hold_bias_n = 32;
 	pg.disruption_marker = htole64(2);
 	pg.clock_status = VMCLOCK_STATUS_UNRELIABLE;
 	upd(&d, 1100 * MS, 0, true, &o);
-	tap(o.disruption && is_hold(&o, 0),
-	    "disruption to an unreliable page: the old host's rate is dropped, hold at the kernel's own");
+	tap(o.disruption && is_hold(&o, 0) && !d.servo.hold_bias_n &&
+	    !d.servo.bias_ppb16,
+	    "disruption to an unreliable page: the old host's rate and biases are dropped, hold at the kernel's own");
 	pg.clock_status = VMCLOCK_STATUS_SYNCHRONIZED;
 	upd(&d, 1200 * MS, 20 * (__s64)MS, true, &o);
 	tap(!o.disruption && o.follow &&

@@ -240,7 +240,7 @@ static void run(const struct scenario *sc, struct stats *st)
 			model_advance(&m, m.t + 2, sample, st);
 			d = fabsl(m.e - e0);
 			/* ppb16 * 2 s -> ns: ppb16 / 65536 * 2 */
-			fast = fabsl(m.e - e0 + (h - (ff - s.bias_ppb16)) *
+			fast = fabsl(m.e - e0 + ((ff - s.bias_ppb16) - h) *
 				     2.0L / PPB16 * 1e9L);
 			if (d > st->hold_drift_max)
 				st->hold_drift_max = d;

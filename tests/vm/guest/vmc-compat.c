@@ -327,9 +327,15 @@ static int ptp_open_gated(const char *dev)
 	int lfd = -1, fd, err;
 
 	if (lock && *lock) {
-		lfd = open(lock, O_RDONLY | O_CREAT, 0600);
-		if (lfd < 0 || flock(lfd, LOCK_SH))
+		lfd = open(lock, O_RDONLY | O_CREAT | O_CLOEXEC, 0600);
+		if (lfd < 0 || flock(lfd, LOCK_SH)) {
+			fprintf(stderr, "vmc-compat: lock %s: %s\n", lock,
+				strerror(errno));
+			if (lfd >= 0)
+				close(lfd);
+			errno = EDEADLK;	/* counted as bad, not absent */
 			return -1;
+		}
 	}
 	fd = open(dev, O_RDONLY);
 	err = errno;
@@ -425,8 +431,9 @@ static int loop(int secs, const char *path, const char *ptp)
 
 static int excl(const char *lock, char **cmd)
 {
-	int lfd = open(lock, O_RDONLY | O_CREAT, 0600), st;
+	int lfd = open(lock, O_RDONLY | O_CREAT, 0600);
 	pid_t pid;
+	int st;
 
 	if (lfd < 0 || flock(lfd, LOCK_EX)) {
 		perror("vmc-compat excl: lock");
@@ -443,8 +450,9 @@ static int excl(const char *lock, char **cmd)
 		perror("vmc-compat excl: exec");
 		_exit(127);
 	}
-	if (waitpid(pid, &st, 0) < 0)
-		return 1;
+	while (waitpid(pid, &st, 0) < 0)
+		if (errno != EINTR)
+			return 1;
 	return WIFEXITED(st) ? WEXITSTATUS(st) : 1;
 }
 
