@@ -170,14 +170,13 @@ static int cmd_fidelity(int secs, int report_only)
 			struct change *c = &ch[k++ % 5];
 			struct timex tx = c->tx;
 			uint32_t seq0 = map->seq_count;
-			int64_t t0 = now_ns(CLOCK_MONOTONIC_RAW), t1, t2;
+			int64_t t0 = now_ns(CLOCK_MONOTONIC_RAW), t2;
 
 			if (adjtimex(&tx) < 0) {
 				result(0, "setup: adjtimex %s: %s", c->what,
 				       strerror(errno));
 				return 1;
 			}
-			t1 = now_ns(CLOCK_MONOTONIC_RAW);
 			/* the page must move within a tick */
 			while (map->seq_count == seq0 &&
 			       now_ns(CLOCK_MONOTONIC_RAW) - t0 < 100000000LL)
@@ -187,7 +186,7 @@ static int cmd_fidelity(int secs, int report_only)
 				lat[nchg] = t2 - t0;
 			win_start = t0;
 			/* the first tick after the page moved (late: a stall) */
-			win_end = (t2 > t1 ? t2 : t1) + TICK_NS;
+			win_end = t2 + TICK_NS;
 			next_change = t0 + 1000000000LL;
 			nchg++;
 		}

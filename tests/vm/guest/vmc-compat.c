@@ -321,18 +321,29 @@ static int ptp_by_name(const char *name, char *dev, size_t len)
  * not the module's race, so the stress loops keep out of it; opens
  * racing the unregister stay in.
  */
+/* @path opened (created if need be) and flock()ed with @op; -1 on error */
+static int lock_take(const char *path, int op)
+{
+	int lfd = open(path, O_RDONLY | O_CREAT | O_CLOEXEC, 0600);
+
+	if (lfd < 0 || flock(lfd, op)) {
+		fprintf(stderr, "vmc-compat: lock %s: %s\n", path,
+			strerror(errno));
+		if (lfd >= 0)
+			close(lfd);
+		return -1;
+	}
+	return lfd;
+}
+
 static int ptp_open_gated(const char *dev)
 {
 	const char *lock = getenv("VMC_REGISTER_LOCK");
 	int lfd = -1, fd, err;
 
 	if (lock && *lock) {
-		lfd = open(lock, O_RDONLY | O_CREAT | O_CLOEXEC, 0600);
-		if (lfd < 0 || flock(lfd, LOCK_SH)) {
-			fprintf(stderr, "vmc-compat: lock %s: %s\n", lock,
-				strerror(errno));
-			if (lfd >= 0)
-				close(lfd);
+		lfd = lock_take(lock, LOCK_SH);
+		if (lfd < 0) {
 			errno = EDEADLK;	/* counted as bad, not absent */
 			return -1;
 		}
@@ -431,21 +442,19 @@ static int loop(int secs, const char *path, const char *ptp)
 
 static int excl(const char *lock, char **cmd)
 {
-	int lfd = open(lock, O_RDONLY | O_CREAT, 0600);
+	int lfd = lock_take(lock, LOCK_EX);
 	pid_t pid;
 	int st;
 
-	if (lfd < 0 || flock(lfd, LOCK_EX)) {
-		perror("vmc-compat excl: lock");
+	if (lfd < 0)
 		return 1;
-	}
 	pid = fork();
 	if (pid < 0) {
 		perror("vmc-compat excl: fork");
 		return 1;
 	}
 	if (!pid) {
-		close(lfd);
+		/* lfd is O_CLOEXEC: the lock stays with this process alone */
 		execvp(cmd[0], cmd);
 		perror("vmc-compat excl: exec");
 		_exit(127);
