@@ -7,7 +7,10 @@
  * Each parameter is one defect, done once at load:
  *   leak     a 256-byte allocation is dropped (kmemleak, after unload)
  *   lockdep  two mutexes taken in both orders (lockdep: circular dependency)
- *   uaf      a read of freed memory (KASAN: slab-use-after-free)
+ *   uaf      a read of freed memory (KASAN: use-after-free); the object
+ *            is larger than a page, so KFENCE (which samples one
+ *            allocation every 100 ms and would report it itself) never
+ *            takes it
  *   atomic   might_sleep() under a spinlock (DEBUG_ATOMIC_SLEEP)
  *   ubsan    a shift by 40 of a 32-bit value (UBSAN: shift-out-of-bounds)
  *   odebug   kfree() of an armed timer (ODEBUG: free active object;
@@ -66,7 +69,7 @@ static int __init canary_init(void)
 		pr_info("took a and b in both orders\n");
 	}
 	if (uaf) {
-		char *p = kmalloc(64, GFP_KERNEL);
+		char *p = kmalloc(PAGE_SIZE + 64, GFP_KERNEL);
 
 		if (!p)
 			return -ENOMEM;
