@@ -147,6 +147,7 @@ struct vmcd {
 	u32 backoff_ms;			/* after unreadable pages, else 0 */
 	s64 offset_ns;
 	s64 freq_ppb16;			/* applied, relative to the raw rate */
+	bool freq_known;		/* false: the kernel's rate is not ours */
 	s64 ff_ppb16;			/* the page's rate, relative to raw */
 	u64 maxerror_ns;
 	u64 updates;
@@ -162,6 +163,8 @@ static struct vmcd *vmcd;
 
 /* Messages a page can trigger at every update: bad pages, and the rest. */
 static DEFINE_RATELIMIT_STATE(vmcd_rs, 10 * HZ, 5);
+/* large frequency changes that missed the tick grid */
+static DEFINE_RATELIMIT_STATE(vmcd_grid_rs, 60 * HZ, 3);
 static DEFINE_RATELIMIT_STATE(vmcd_info_rs, 60 * HZ, 10);
 /* disruption uevents to udev (poll() on the attribute is never limited) */
 static DEFINE_RATELIMIT_STATE(vmcd_uevent_rs, 60 * HZ, 10);
@@ -256,16 +259,31 @@ static u64 vmcd_tk_ticks_per_sec(struct vmcd *d, unsigned int *changes,
 }
 
 /*
- * Wait for the timekeeper's next accumulation point. A 6.1 kernel books a
- * frequency change into ntp_error as delta-mult times the counter ticks
- * since the last accumulation, and pays that out one mult unit (~150 ppb)
- * per tick, for seconds after a large change. Accumulations happen on a
- * fixed grid (cycle_last advances by whole cycle_intervals), so changing
- * the frequency just after a grid point leaves almost nothing to pay.
- * Sleeps to ~200 us before the point, then spins across it for at most
- * 400 us; a sleep that overslept the point returns at once.
+ * A 6.1 kernel books a frequency change into ntp_error as delta-mult times
+ * the counter ticks since the last accumulation, and pays that out by
+ * running one mult unit (~150 ppb) off the commanded rate: less than that
+ * when the commanded mult's fraction is near the unit it rounds to, so a
+ * payout can take seconds. Accumulations happen on a fixed grid
+ * (cycle_last advances by whole cycle_intervals), so changing the
+ * frequency just after a grid point leaves almost nothing to pay.
+ *
+ * A change of VMCD_GRID_STRICT_PPB16 or more (a slew's start and end, a
+ * disruption) books up to delta times one tick when late: 1.4 us for
+ * 550 ppm 2.5 ms after the point, and holds in the next ~15 s drifted up
+ * to 68 ns in 2 s. It waits with a wider margin and retries at the next
+ * point when the sleep overslept (TCG guests oversleep 0.2-2.5 ms). A
+ * smaller one books under 4 ns (1 ppm * 4 ms at HZ=250) wherever it lands
+ * and takes one cheap wait.
  */
-static void vmcd_align_to_tick(struct vmcd *d)
+#define VMCD_GRID_STRICT_PPB16	(1000 * VMC_PPB16_PER_PPB)	/* 1 ppm */
+#define VMCD_GRID_TRIES		8
+
+/*
+ * Wait for the next grid point: sleep to @margin_us before it, then spin
+ * across it for at most 2 * @margin_us. True when the caller is within
+ * 1/256 of a tick after a point (16 us at HZ=250) or just saw one pass.
+ */
+static bool vmcd_wait_grid(struct vmcd *d, u32 margin_us)
 {
 	u64 last, interval, partial, prev, left, c0, wait_ns, deadline;
 	unsigned int seq;
@@ -281,30 +299,51 @@ static void vmcd_align_to_tick(struct vmcd *d)
 		shift = d->tk_raw_shift;
 	} while (read_seqcount_retry(&d->tk_seq, seq));
 	if (!on || !interval)
-		return;
+		return true;	/* no grid to align to */
 	c0 = vmcd_counter_read();
 	partial = (c0 - last) % interval;
-	/* already within 1/256 of a tick after a grid point (16 us at HZ=250) */
 	if (partial < interval / 256)
-		return;
+		return true;
 	left = interval - partial;	/* counter ticks to the grid point */
 	wait_ns = mul_u64_u32_shr(left, mult, shift);
-	if (wait_ns > 300 * NSEC_PER_USEC) {
-		usleep_range(wait_ns / NSEC_PER_USEC - 250,
-			     wait_ns / NSEC_PER_USEC - 200);
+	if (wait_ns > (margin_us + 100) * NSEC_PER_USEC) {
+		usleep_range(wait_ns / NSEC_PER_USEC - margin_us - 50,
+			     wait_ns / NSEC_PER_USEC - margin_us);
 		if (vmcd_counter_read() - c0 >= left)
-			return;		/* overslept across the grid point */
+			return false;	/* overslept across the grid point */
 	}
-	/* spin across the point: ~200 us expected, 400 us at most */
 	prev = (vmcd_counter_read() - last) % interval;
-	deadline = ktime_get_mono_fast_ns() + 400 * NSEC_PER_USEC;
+	deadline = ktime_get_mono_fast_ns() + 2ULL * margin_us * NSEC_PER_USEC;
 	while (ktime_get_mono_fast_ns() < deadline) {
 		partial = (vmcd_counter_read() - last) % interval;
 		if (partial < prev)
-			return;		/* wrapped: just past the grid point */
+			return true;	/* wrapped: just past the grid point */
 		prev = partial;
 		cpu_relax();
 	}
+	return false;
+}
+
+/*
+ * Before a frequency change of @delta_ppb16: a small one takes one cheap
+ * wait (~200 us of spinning) and goes ahead whatever it gave; a large one
+ * retries up to VMCD_GRID_TRIES points (8 ticks: ~32 ms at HZ=250, up to
+ * ~50 ms with oversleeps; 2 ms of spinning at most per point).
+ */
+static void vmcd_align_to_tick(struct vmcd *d, s64 delta_ppb16)
+{
+	int i;
+
+	if (abs(delta_ppb16) < VMCD_GRID_STRICT_PPB16) {
+		vmcd_wait_grid(d, 200);
+		return;
+	}
+	for (i = 0; i < VMCD_GRID_TRIES; i++)
+		if (vmcd_wait_grid(d, 1000))
+			return;
+	if (__ratelimit(&vmcd_grid_rs))
+		pr_info("%lld ppb change missed the tick grid %d times: slow payout\n",
+			div_s64(delta_ppb16, VMC_PPB16_PER_PPB), VMCD_GRID_TRIES);
 }
 
 /* Clock control: the worker's alone ---------------------------------- */
@@ -391,9 +430,11 @@ static int vmcd_step(s64 ns)
 static int vmcd_carry_out(struct vmcd *d, const struct vmc_disc_out *o)
 {
 	struct __kernel_timex tx = { .modes = 0 };
+	s64 delta;
 	int ret;
 
 	if (o->take) {
+		d->freq_known = false;
 		ret = vmcd_take_clock();
 		if (ret)
 			return ret;
@@ -420,12 +461,16 @@ static int vmcd_carry_out(struct vmcd *d, const struct vmc_disc_out *o)
 		tx.modes |= ADJ_TAI;
 		tx.constant = o->tai;
 	}
-	if (o->follow)
-		vmcd_align_to_tick(d);
+	/* after a take the kernel runs at whatever rate it had: a large change */
+	delta = d->freq_known ? o->freq_ppb16 - d->freq_ppb16 :
+		VMCD_GRID_STRICT_PPB16;
+	if (o->follow || abs(delta) >= VMCD_GRID_STRICT_PPB16)
+		vmcd_align_to_tick(d, delta);
 	ret = vmcd_adjtimex_checked(&tx, "frequency and status");
 	if (ret)
 		return ret;
 	d->freq_ppb16 = o->freq_ppb16;
+	d->freq_known = true;
 	return 0;
 }
 
