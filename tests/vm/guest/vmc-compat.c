@@ -25,7 +25,9 @@
  *                                 VMC_REGISTER_LOCK=FILE set, each PTP
  *                                 open() holds a shared flock() on FILE,
  *                                 which vmc-stress holds exclusively
- *                                 across modprobe (see ptp_open_gated)
+ *                                 across modprobe (see ptp_open_gated);
+ *                                 with VMC_RUN_FILE=FILE set, it also
+ *                                 stops as soon as FILE is gone
  *   vmc-compat excl FILE CMD [ARG...]  run CMD holding an exclusive flock()
  *                                 on FILE (busybox has no flock); exits
  *                                 with CMD's status
@@ -382,12 +384,13 @@ static void miss(struct loop_count *c, const char *what, int err, int page_ok)
 static int loop(int secs, const char *path, const char *ptp)
 {
 	struct loop_count c = { .first = "none" };
+	const char *run = getenv("VMC_RUN_FILE");
 	time_t end = time(NULL) + secs;
 	char page[PAGE], dev[32];
 	long rounds = 0;
 	uint32_t magic;
 
-	while (time(NULL) < end) {
+	while (time(NULL) < end && (!run || !access(run, F_OK))) {
 		struct ptp_sys_offset_precise p;
 		struct pollfd pfd;
 		struct timespec ts;
