@@ -407,7 +407,7 @@ static int known_directive(const char *k)
 		"time_type", "tai_offset", "leap", "maxerror_ns", "esterror_ns",
 		"period_maxerror_ppb", "disruption_marker", "vm_generation",
 		"counter_id", "counter_ahead_ns", "region_size", "guest",
-		"guest_end", "at", "expect", "steady", "limit_s",
+		"guest_end", "at", "expect", "steady", "limit_s", "vmm",
 	};
 	size_t i;
 

@@ -17,7 +17,10 @@
  * always the current segment's function evaluated at a new counter_value.
  * Events (tests/vm/SCENARIOS.md) start new segments phase-continuously.
  *
- * Usage: vmclock-sim [--pid QEMU_PID] [--timeout S] RAMFILE SCENARIO
+ * Usage: vmclock-sim [--pid QEMU_PID] [--timeout S] [--page FILE] RAMFILE SCENARIO
+ *   --page FILE  write the published page into FILE (one page, at offset 0:
+ *                the patched QEMU's "-device vmclock,host-page=FILE") instead
+ *                of the RAM file; the mailbox and truth page stay in RAM
  * Log on stdout (one record per line, see print_seg() and friends).
  */
 #include <ctype.h>
@@ -421,7 +424,7 @@ static int runner_directive(const char *k)
 	static const char * const known[] = {
 		"guest", "guest_end", "expect", "settle", "clock_start",
 		"probe_rate", "probe_args", "kernel_append", "region_size",
-		"steady", "limit_s",
+		"steady", "limit_s", "vmm",
 	};
 	size_t i;
 
@@ -650,6 +653,7 @@ int main(int argc, char **argv)
 {
 	int64_t t0, start = mono_ns(), next;
 	double timeout = 300;
+	const char *page_file = NULL;
 	pid_t qemu = 0;
 	struct stat st;
 	void *map;
@@ -660,13 +664,15 @@ int main(int argc, char **argv)
 			qemu = atoi(argv[2]);
 		else if (!strcmp(argv[1], "--timeout"))
 			timeout = atof(argv[2]);
+		else if (!strcmp(argv[1], "--page"))
+			page_file = argv[2];
 		else
 			die("unknown option");
 		argv += 2;
 		argc -= 2;
 	}
 	if (argc != 3)
-		die("usage: vmclock-sim [--pid PID] [--timeout S] RAMFILE SCENARIO");
+		die("usage: vmclock-sim [--pid PID] [--timeout S] [--page FILE] RAMFILE SCENARIO");
 	parse_scenario(argv[2]);
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	signal(SIGTERM, on_signal);
@@ -692,6 +698,18 @@ int main(int argc, char **argv)
 	page = map;
 	mb = (void *)((char *)map + 4096);
 	truth = (void *)((char *)map + 8192);
+	if (page_file) {
+		void *pm;
+
+		fd = open(page_file, O_RDWR);
+		if (fd < 0 || fstat(fd, &st) || st.st_size < 4096)
+			die("--page: cannot open a one-page file");
+		pm = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+		close(fd);
+		if (pm == MAP_FAILED)
+			die("--page: mmap");
+		page = pm;
+	}
 
 	while (mb->magic != VMCLOCK_MAILBOX_MAGIC) {
 		if (stop || (qemu && kill(qemu, 0)) ||
