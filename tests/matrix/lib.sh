@@ -27,7 +27,8 @@ matrix_archive_uri() {
 }
 
 # A private apt configuration listing trixie, trixie-backports and
-# bookworm-backports; "matrix_apt get ARGS" runs apt-get with it.
+# bookworm-backports (and the latter's sources, for tests/qemu/build);
+# "matrix_apt get ARGS" runs apt-get with it.
 matrix_apt_setup() {
 	local uri
 	uri=$(matrix_archive_uri)
@@ -38,6 +39,7 @@ matrix_apt_setup() {
 	deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] $uri trixie main
 	deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] $uri trixie-backports main
 	deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] $uri bookworm-backports main
+	deb-src [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] $uri bookworm-backports main
 	EOS
 	if ! cmp -s "$MATRIX_APT/sources.list.new" "$MATRIX_APT/sources.list"; then
 		mv "$MATRIX_APT/sources.list.new" "$MATRIX_APT/sources.list"
