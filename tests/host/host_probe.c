@@ -7,17 +7,57 @@
  * page time at the snapshot's counter value is compared with the
  * snapshot's CLOCK_REALTIME. All arithmetic here is this file's own 128-bit
  * code, independent of lib/vmclock_math.c.
+ *
+ * Its own pvclock_gtod notifier notes each change of the line the kernel
+ * realises (mult moved, clock set, clocksource changed): a page anchored
+ * before the last one is stale, its rewrite still pending.
  */
 #include <linux/file.h>
 #include <linux/fs.h>
 #include <linux/miscdevice.h>
 #include <linux/module.h>
+#include <linux/pvclock_gtod.h>
+#include <linux/sched/clock.h>
+#include <linux/spinlock.h>
+#include <linux/timekeeper_internal.h>
 #include <linux/timekeeping.h>
 #include <linux/uaccess.h>
 #include "vmclock_abi.h"
 #include "host_probe.h"
 
 #define PS_PER_SEC	1000000000000LL
+
+static struct {
+	raw_spinlock_t lock;		/* IRQs off */
+	bool have;
+	u64 interval;			/* xtime_interval, ns << shift per tick */
+	struct clocksource *cs;
+	u64 change_cl;			/* cycle_last at the last change */
+	u64 change_t;			/* local_clock() ns then */
+} hp_line = { .lock = __RAW_SPIN_LOCK_UNLOCKED(hp_line.lock) };
+
+/* Every timekeeping update, IRQs off under the timekeeper lock. */
+static int hp_gtod_notify(struct notifier_block *nb, unsigned long was_set,
+			  void *priv)
+{
+	struct timekeeper *tk = priv;
+
+	raw_spin_lock(&hp_line.lock);
+	if (was_set || !hp_line.have || tk->xtime_interval != hp_line.interval ||
+	    tk->tkr_mono.clock != hp_line.cs) {
+		hp_line.have = true;
+		hp_line.interval = tk->xtime_interval;
+		hp_line.cs = tk->tkr_mono.clock;
+		hp_line.change_cl = tk->tkr_mono.cycle_last;
+		hp_line.change_t = local_clock();
+	}
+	raw_spin_unlock(&hp_line.lock);
+	return NOTIFY_OK;
+}
+
+static struct notifier_block hp_gtod_nb = {
+	.notifier_call = hp_gtod_notify,
+};
 
 /* Page time at counter @c in ps since the epoch (floor). */
 static __int128_t hp_page_ps(const struct vmclock_abi *p, u64 c)
@@ -62,9 +102,10 @@ static int hp_sample(struct host_probe_sample *s)
 	struct vmclock_abi a1, a2, g1 = {}, g2 = {};
 	struct file *f, *g = NULL;
 	struct system_time_snapshot snap;
+	unsigned long flags;
 	__int128_t host_ps;
+	u64 gc, change_cl = 0, change_t = 0;
 	int ret = -EAGAIN;
-	u64 gc;
 
 	f = fget(s->fd);
 	if (!f)
@@ -82,6 +123,14 @@ static int hp_sample(struct host_probe_sample *s)
 			ret = hp_read(g, &g1);
 		if (ret)
 			break;
+		/*
+		 * Before the snapshot: a change missed here is younger than
+		 * the snapshot, and a line that young is still within a ps.
+		 */
+		raw_spin_lock_irqsave(&hp_line.lock, flags);
+		change_cl = hp_line.change_cl;
+		change_t = hp_line.change_t;
+		raw_spin_unlock_irqrestore(&hp_line.lock, flags);
 		ktime_get_snapshot(&snap);
 		ret = hp_read(f, &a2);
 		if (!ret && g)
@@ -105,6 +154,9 @@ static int hp_sample(struct host_probe_sample *s)
 	s->raw_ns = ktime_to_ns(snap.raw);
 	s->seq = le32_to_cpu(a1.seq_count);
 	s->gseq = le32_to_cpu(g1.seq_count);
+	s->pending_ns = -1;
+	if ((s64)(change_cl - le64_to_cpu(a1.counter_value)) > 0)
+		s->pending_ns = local_clock() - change_t;
 	host_ps = hp_page_ps(&a1, snap.cycles);
 	s->err_ps = hp_clamp(host_ps - (__int128_t)s->real_ns * 1000);
 	s->gdiff_ps = 0;
@@ -149,6 +201,24 @@ static struct miscdevice hp_misc = {
 	.fops = &hp_fops,
 };
 
-module_misc_device(hp_misc);
+static int __init hp_init(void)
+{
+	int ret = pvclock_gtod_register_notifier(&hp_gtod_nb);
+
+	if (ret)
+		return ret;
+	ret = misc_register(&hp_misc);
+	if (ret)
+		pvclock_gtod_unregister_notifier(&hp_gtod_nb);
+	return ret;
+}
+module_init(hp_init);
+
+static void __exit hp_exit(void)
+{
+	misc_deregister(&hp_misc);
+	pvclock_gtod_unregister_notifier(&hp_gtod_nb);
+}
+module_exit(hp_exit);
 MODULE_DESCRIPTION("TEST ONLY: measures vmclock_host pages against CLOCK_REALTIME");
 MODULE_LICENSE("GPL");

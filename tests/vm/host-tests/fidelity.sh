@@ -5,8 +5,11 @@
 # ktime_get_snapshot() at one counter value), while hosttest changes the
 # frequency by +-100 ppm and steps the clock by +-1.5 ms once a second.
 # Both publishing modes run: ntp_error=N (the clock as realised, the
-# default, held to the bar) and ntp_error=Y (xtime + ntp_error, reported). The same run checks a view with
-# a TSC scaling ratio of 1.5 and an offset against the host view.
+# default, held to the bar) and ntp_error=Y (xtime + ntp_error, reported).
+# Samples of a page the kernel's own mult slew has moved past, its rewrite
+# queued, are counted apart: under TCG a host stall can hold that rewrite
+# for milliseconds (2 ns off once in 2,000,000 samples). The same run checks
+# a view with a TSC scaling ratio of 1.5 and an offset against the host view.
 #
 # FIDELITY_SECS (default 30) per mode: under TCG one sample costs ~50 us
 # and the whole host test run must stay within ~5 minutes.
@@ -33,5 +36,5 @@ result $? "fidelity report: hosttest exit status"
 rmmod vmclock_host
 rmmod host_probe
 PLAN
-# N: 3+1, Y (reported): 2+1
-ht_run fidelity "$plan" 7
+# N: 4+1, Y (reported): 2+1
+ht_run fidelity "$plan" 8
