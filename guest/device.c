@@ -10,6 +10,8 @@
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
 #include <linux/acpi.h>
+#include <linux/mod_devicetable.h>
+#include <linux/module.h>
 #include <linux/of.h>
 #include <linux/of_address.h>
 #include <linux/sched.h>
@@ -19,9 +21,26 @@
 #include "vmclock_abi.h"
 #include "vmclock_discipline.h"
 
+/*
+ * The ids vmclock devices are published under, in order of preference.
+ * The tables also give the module its aliases: udev loads it when the
+ * firmware describes such a device, though it binds none.
+ */
+static const struct acpi_device_id vmcd_acpi_ids[] = {
+	{ "VMCLOCK" },
+	{ "AMZNC10C" },
+	{ "QEMUVCLK" },
+	{ }
+};
+MODULE_DEVICE_TABLE(acpi, vmcd_acpi_ids);
+
+static const struct of_device_id vmcd_of_ids[] = {
+	{ .compatible = "amazon,vmclock" },
+	{ }
+};
+MODULE_DEVICE_TABLE(of, vmcd_of_ids);
+
 #ifdef CONFIG_ACPI
-/* The ids vmclock devices are published under, in order of preference. */
-static const char * const vmcd_acpi_ids[] = { "VMCLOCK", "AMZNC10C", "QEMUVCLK" };
 
 /* Exactly one memory resource, as ptp_vmclock requires. */
 static int vmcd_acpi_region(struct acpi_device *adev, struct vmcd_region *r)
@@ -58,8 +77,8 @@ static int vmcd_find_acpi(unsigned int *index, struct vmcd_region *r)
 	unsigned int nseen = 0, i, j;
 	int ret = -ENODEV;
 
-	for (i = 0; i < ARRAY_SIZE(vmcd_acpi_ids) && ret == -ENODEV; i++) {
-		for_each_acpi_dev_match(adev, vmcd_acpi_ids[i], NULL, -1) {
+	for (i = 0; vmcd_acpi_ids[i].id[0] && ret == -ENODEV; i++) {
+		for_each_acpi_dev_match(adev, vmcd_acpi_ids[i].id, NULL, -1) {
 			for (j = 0; j < nseen && seen[j] != adev; j++)
 				;
 			if (j < nseen)
@@ -88,7 +107,7 @@ static int vmcd_find_of(unsigned int *index, struct vmcd_region *r)
 	struct device_node *np;
 	int ret = -ENODEV;
 
-	for_each_compatible_node(np, NULL, "amazon,vmclock") {
+	for_each_compatible_node(np, NULL, vmcd_of_ids[0].compatible) {
 		if ((*index)--)
 			continue;
 		ret = of_address_to_resource(np, 0, &r->res);
