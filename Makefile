@@ -13,7 +13,7 @@ export KDIR VMCLOCK_CACHE
 VERSION := $(shell sed -n 's/^PACKAGE_VERSION="\{0,1\}\([^"]*\)"\{0,1\}$$/\1/p' dkms.conf)
 
 .PHONY: all modules clean check check-fast demo install uninstall checkpatch \
-	fuzz help check-matrix check-debug check-smp check-all tools
+	fuzz help check-matrix check-debug check-smp check-all tools deb
 
 all: modules tools
 
@@ -86,6 +86,23 @@ uninstall:
 checkpatch:
 	tests/checkpatch
 
+# Debian packages (vmclock-dkms, vmclockctl) from the files git knows (no
+# build products), with
+# debhelper and dh-dkms; the changelog is written from dkms.conf's version.
+# Results and lintian's report in build/deb/.
+DEB_TOP := build/deb
+DEB_SRC := $(DEB_TOP)/vmclock-$(VERSION)
+deb:
+	rm -rf $(DEB_TOP) && mkdir -p $(DEB_SRC)
+	git ls-files -co --exclude-standard -z | xargs -0 tar -cf - | tar -xf - -C $(DEB_SRC)
+	{ echo "vmclock ($(VERSION)) unstable; urgency=medium"; echo; \
+	  echo "  * Built from commit $$(git rev-parse --short HEAD)$$(git diff --quiet HEAD || echo ' with local changes')."; \
+	  echo; echo " -- $$(sed -n 's/^Maintainer: //p' debian/control)  $$(git log -1 --format=%aD)"; \
+	} > $(DEB_SRC)/debian/changelog
+	cd $(DEB_SRC) && dpkg-buildpackage -us -uc --build=full
+	lintian --info $(DEB_TOP)/vmclock_$(VERSION)_*.changes 2>&1 | tee $(DEB_TOP)/lintian.txt
+	@ls $(DEB_TOP)/*.deb
+
 fuzz:
 	$(MAKE) -C tests/unit fuzz-long
 
@@ -97,6 +114,7 @@ help:
 	@echo "  make bench          module vs chrony and phc2sys in QEMU: table and plots in tests/bench/out (~20 min; BENCH_ARGS=\"-s migration -r ours,phc2sys\")"
 	@echo "  make check          every test (installs what it needs; root, ~25 min)"
 	@echo "  make check-fast     unit tests, fuzz smoke, build and style only"
+	@echo "  make deb            Debian packages vmclock-dkms and vmclockctl in build/deb (debhelper, dh-dkms, lintian)"
 	@echo "  make check-matrix   7.3 / 6.12 kernels, upstream ptp_vmclock, QEMU 10 vmclock + migration (root, ~20 min)"
 	@echo "  make check-debug    canary, guest scenarios, host suites on a KASAN/lockdep/UBSAN/kmemleak 6.1 kernel, -smp 2 (root; kernel build cached)"
 	@echo "  make check-smp      every guest scenario on the stock kernel with -smp 2"
