@@ -10,7 +10,7 @@
  *
  * Its own pvclock_gtod notifier notes each change of the line the kernel
  * realises (mult moved, clock set, clocksource changed): a page anchored
- * before the last one is stale, its rewrite still pending.
+ * before one is stale, its rewrite still pending since the oldest such.
  */
 #include <linux/file.h>
 #include <linux/fs.h>
@@ -27,13 +27,20 @@
 
 #define PS_PER_SEC	1000000000000LL
 
+#define HP_CHANGES	16		/* kept; 16 changes span >= 16 ticks */
+
+struct hp_change {
+	u64 cl;				/* cycle_last at the change */
+	u64 t;				/* local_clock() ns then */
+};
+
 static struct {
 	raw_spinlock_t lock;		/* IRQs off */
 	bool have;
 	u64 interval;			/* xtime_interval, ns << shift per tick */
 	struct clocksource *cs;
-	u64 change_cl;			/* cycle_last at the last change */
-	u64 change_t;			/* local_clock() ns then */
+	unsigned int n;			/* changes so far */
+	struct hp_change ch[HP_CHANGES];	/* the last ones, by n % */
 } hp_line = { .lock = __RAW_SPIN_LOCK_UNLOCKED(hp_line.lock) };
 
 /* Every timekeeping update, IRQs off under the timekeeper lock. */
@@ -45,11 +52,13 @@ static int hp_gtod_notify(struct notifier_block *nb, unsigned long was_set,
 	raw_spin_lock(&hp_line.lock);
 	if (was_set || !hp_line.have || tk->xtime_interval != hp_line.interval ||
 	    tk->tkr_mono.clock != hp_line.cs) {
+		struct hp_change *c = &hp_line.ch[hp_line.n++ % HP_CHANGES];
+
 		hp_line.have = true;
 		hp_line.interval = tk->xtime_interval;
 		hp_line.cs = tk->tkr_mono.clock;
-		hp_line.change_cl = tk->tkr_mono.cycle_last;
-		hp_line.change_t = local_clock();
+		c->cl = tk->tkr_mono.cycle_last;
+		c->t = local_clock();
 	}
 	raw_spin_unlock(&hp_line.lock);
 	return NOTIFY_OK;
@@ -102,9 +111,11 @@ static int hp_sample(struct host_probe_sample *s)
 	struct vmclock_abi a1, a2, g1 = {}, g2 = {};
 	struct file *f, *g = NULL;
 	struct system_time_snapshot snap;
+	struct hp_change ch[HP_CHANGES];
+	unsigned int nch = 0, i;
 	unsigned long flags;
 	__int128_t host_ps;
-	u64 gc, change_cl = 0, change_t = 0;
+	u64 gc, cv, now;
 	int ret = -EAGAIN;
 
 	f = fget(s->fd);
@@ -128,8 +139,8 @@ static int hp_sample(struct host_probe_sample *s)
 		 * the snapshot, and a line that young is still within a ps.
 		 */
 		raw_spin_lock_irqsave(&hp_line.lock, flags);
-		change_cl = hp_line.change_cl;
-		change_t = hp_line.change_t;
+		nch = hp_line.n;
+		memcpy(ch, hp_line.ch, sizeof(ch));
 		raw_spin_unlock_irqrestore(&hp_line.lock, flags);
 		ktime_get_snapshot(&snap);
 		ret = hp_read(f, &a2);
@@ -154,9 +165,22 @@ static int hp_sample(struct host_probe_sample *s)
 	s->raw_ns = ktime_to_ns(snap.raw);
 	s->seq = le32_to_cpu(a1.seq_count);
 	s->gseq = le32_to_cpu(g1.seq_count);
+	/*
+	 * Pending since the oldest kept change after the page's anchor (all
+	 * kept ones after it: since the oldest kept, a lower bound). The
+	 * clock read may be another CPU's: never negative.
+	 */
 	s->pending_ns = -1;
-	if ((s64)(change_cl - le64_to_cpu(a1.counter_value)) > 0)
-		s->pending_ns = local_clock() - change_t;
+	cv = le64_to_cpu(a1.counter_value);
+	now = local_clock();
+	for (i = nch > HP_CHANGES ? nch - HP_CHANGES : 0; i < nch; i++) {
+		const struct hp_change *c = &ch[i % HP_CHANGES];
+
+		if ((s64)(c->cl - cv) > 0) {
+			s->pending_ns = now > c->t ? now - c->t : 0;
+			break;
+		}
+	}
 	host_ps = hp_page_ps(&a1, snap.cycles);
 	s->err_ps = hp_clamp(host_ps - (__int128_t)s->real_ns * 1000);
 	s->gdiff_ps = 0;

@@ -23,8 +23,9 @@ struct host_probe_sample {
 	__s64 gdiff_ps;		/* out: guest page at guest counter - err page */
 	__u32 seq;		/* out: fd's seq_count */
 	__u32 gseq;		/* out: gfd's seq_count */
-	__s64 pending_ns;	/* out: ns since the kernel's line moved past
-				 * fd's page (its rewrite pending), else -1
+	__s64 pending_ns;	/* out: ns since the kernel's line first
+				 * moved past fd's page (its rewrite
+				 * pending), else -1
 				 */
 };
 

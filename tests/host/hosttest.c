@@ -147,7 +147,7 @@ static int cmd_fidelity(int secs, int report_only)
 	int64_t lat[256], lat2 = 0;	/* ns, adjtimex to a new page */
 	int64_t win_start = -1, win_end = -1, worst_t = 0, worst = 0;
 	int64_t max_pend_err = 0, max_pend_age = 0;	/* ps, ns */
-	size_t npend = 0;
+	size_t npend = 0, pend_over = 0;
 	unsigned int k = 0, bad_tries = 0;
 
 	if (!errs || ioctl(gfd, VMCLOCK_HOST_SET_TSC, &tsc)) {
@@ -214,6 +214,9 @@ static int cmd_fidelity(int secs, int report_only)
 		}
 		if (s.pending_ns >= 0) {
 			npend++;
+			/* 1 ns, plus 1 ppm (several mult units) of the age */
+			if (e > 1000 + s.pending_ns / 1000)
+				pend_over++;
 			if (e > max_pend_err)
 				max_pend_err = e;
 			if (s.pending_ns > max_pend_age)
@@ -269,11 +272,11 @@ static int cmd_fidelity(int secs, int report_only)
 			printf("# measured max |page - clock| %lld ps (+-500 ps resolution) over %zu samples (%zu over 1 ns), expected <= 1000 ps\n",
 			       (long long)worst, n, over);
 			/* the same allowance as for adjtimex changes below */
-			result(max_pend_age <= 50000000LL,
-			       "a rewrite the kernel's own mult slew asks for is pending at most one host stall (50 ms)");
-			printf("# measured %zu samples of a stale page, up to %lld ns after the line moved, |page - clock| up to %lld ps\n",
+			result(max_pend_age <= 50000000LL && !pend_over,
+			       "a rewrite the kernel's own mult slew asks for is pending at most one host stall (50 ms), the stale page within 1 ns + 1 ppm of its age");
+			printf("# measured %zu samples of a stale page, up to %lld ns after the line moved, |page - clock| up to %lld ps, %zu beyond 1 ns + 1 ppm of the age\n",
 			       npend, (long long)max_pend_age,
-			       (long long)max_pend_err);
+			       (long long)max_pend_err, pend_over);
 		}
 		/*
 		 * One change may be late by a host stall (TCG: a 10.6 ms one
