@@ -70,6 +70,12 @@ static inline u64 vmcd_tk_cycle_last(struct timekeeper *tk)
 	return tk->tkr_mono.cycle_last;
 }
 
+/* ... CLOCK_REALTIME - CLOCK_MONOTONIC, ns: changes only when it steps */
+static inline s64 vmcd_tk_offs_real(struct timekeeper *tk)
+{
+	return ktime_to_ns(tk->offs_real);
+}
+
 /* ... and its counter ticks per NTP interval (1/NTP_INTERVAL_FREQ s) */
 static inline u64 vmcd_tk_cycle_interval(struct timekeeper *tk)
 {

@@ -19,6 +19,7 @@
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
 #include <linux/io.h>
+#include <linux/irq_work.h>
 #include <linux/delay.h>
 #include <linux/completion.h>
 #include <linux/kobject.h>
@@ -131,6 +132,12 @@ struct vmcd {
 	bool tk_on_counter;		/* clocksource is the page's counter */
 	unsigned int tk_changes;
 	char tk_clock_name[32];
+	bool tk_have_offs;
+	s64 tk_offs_real;		/* realtime - monotonic, ns */
+	u64 tk_clock_sets;		/* steps of it not made by this module */
+	s64 tk_clock_set_ns;		/* the last one, ns (+: forward) */
+	bool own_change;		/* the worker is in adjtimex */
+	struct irq_work clock_set_work;	/* kicks the worker after one */
 
 	struct vmcd_lookalike *lookalike;	/* NULL when off */
 
@@ -148,6 +155,11 @@ struct vmcd {
 	s64 offset_ns;
 	s64 freq_ppb16;			/* applied, relative to the raw rate */
 	bool freq_known;		/* false: the kernel's rate is not ours */
+	long long set_freq;		/* adjtimex freq (ppm << 16) and tick */
+	long long set_tick;		/* (us) after this module's last rate */
+	u64 foreign_changes;		/* others' rate changes found */
+	u64 seen_clock_sets;		/* tk_clock_sets the worker has seen */
+	u64 clock_sets;			/* ... of which not the kernel's leap */
 	s64 ff_ppb16;			/* the page's rate, relative to raw */
 	u64 maxerror_ns;
 	u64 updates;
@@ -166,6 +178,8 @@ static DEFINE_RATELIMIT_STATE(vmcd_rs, 10 * HZ, 5);
 /* large frequency changes that missed the tick grid */
 static DEFINE_RATELIMIT_STATE(vmcd_grid_rs, 60 * HZ, 3);
 static DEFINE_RATELIMIT_STATE(vmcd_info_rs, 60 * HZ, 10);
+/* another writer of the kernel's rate */
+static DEFINE_RATELIMIT_STATE(vmcd_foreign_rs, 60 * HZ, 2);
 /* disruption uevents to udev (poll() on the attribute is never limited) */
 static DEFINE_RATELIMIT_STATE(vmcd_uevent_rs, 60 * HZ, 10);
 
@@ -189,12 +203,26 @@ static int vmcd_gtod_notify(struct notifier_block *nb, unsigned long was_set,
 	struct clocksource *cs = vmcd_tk_clock(priv);
 	u64 interval = vmcd_tk_cycle_interval(priv);
 	u32 mult = vmcd_tk_raw_mult(priv);
+	s64 offs = vmcd_tk_offs_real(priv);
 
 	bool changed = cs != d->tk_clock || interval != d->tk_cycle_interval ||
 		       mult != d->tk_raw_mult;
+	/*
+	 * CLOCK_REALTIME stepped (settimeofday, ADJ_SETOFFSET, a resume's
+	 * sleep time, the kernel's leap second), not by this module's worker
+	 * and not with a clocksource change (handled as such)
+	 */
+	bool set = was_set && d->tk_have_offs && offs != d->tk_offs_real &&
+		   !changed && !READ_ONCE(d->own_change);
 
 	raw_write_seqcount_begin(&d->tk_seq);
 	d->tk_cycle_last = vmcd_tk_cycle_last(priv);
+	if (set) {
+		d->tk_clock_sets++;
+		d->tk_clock_set_ns = offs - d->tk_offs_real;
+	}
+	d->tk_offs_real = offs;
+	d->tk_have_offs = true;
 	if (changed) {
 		d->tk_clock = cs;
 		d->tk_cycle_interval = interval;
@@ -205,7 +233,27 @@ static int vmcd_gtod_notify(struct notifier_block *nb, unsigned long was_set,
 		d->tk_changes++;
 	}
 	raw_write_seqcount_end(&d->tk_seq);
+	/* not the worker from here: the timekeeper lock is held */
+	if (set)
+		irq_work_queue(&d->clock_set_work);
 	return NOTIFY_DONE;
+}
+
+/*
+ * Steps of CLOCK_REALTIME made by others since the worker last looked,
+ * and the last one's size in @ns.
+ */
+static u64 vmcd_tk_clock_sets(struct vmcd *d, s64 *ns)
+{
+	unsigned int seq;
+	u64 n;
+
+	do {
+		seq = read_seqcount_begin(&d->tk_seq);
+		n = d->tk_clock_sets;
+		*ns = d->tk_clock_set_ns;
+	} while (read_seqcount_retry(&d->tk_seq, seq));
+	return n;
 }
 
 /* The timekeeper's clocksource if it is the page's counter, else NULL. */
@@ -427,7 +475,7 @@ static int vmcd_step(s64 ns)
  * Carry out one decision, in its order: take, step, then one adjtimex for
  * frequency, status, bounds and TAI. 0 only when all of it happened.
  */
-static int vmcd_carry_out(struct vmcd *d, const struct vmc_disc_out *o)
+static int __vmcd_carry_out(struct vmcd *d, const struct vmc_disc_out *o)
 {
 	struct __kernel_timex tx = { .modes = 0 };
 	s64 delta;
@@ -471,7 +519,46 @@ static int vmcd_carry_out(struct vmcd *d, const struct vmc_disc_out *o)
 		return ret;
 	d->freq_ppb16 = o->freq_ppb16;
 	d->freq_known = true;
+	/* as the kernel reads them back (its freq is rounded) */
+	d->set_freq = tx.freq;
+	d->set_tick = tx.tick;
 	return 0;
+}
+
+/* Its steps and TAI changes are not "someone else's" to the notifier. */
+static int vmcd_carry_out(struct vmcd *d, const struct vmc_disc_out *o)
+{
+	int ret;
+
+	WRITE_ONCE(d->own_change, true);
+	ret = __vmcd_carry_out(d, o);
+	WRITE_ONCE(d->own_change, false);
+	return ret;
+}
+
+/*
+ * Another writer of the kernel's rate while the module steers it (an NTP
+ * daemon left running: chronyd sets freq without the kernel PLL, so the
+ * warning at take misses it): the two would fight. Each update compares
+ * freq and tick with what the module's last command left, and looks for
+ * the kernel PLL or FLL switched on. Found: counted, polled, warned about
+ * (rate-limited); the module goes on steering.
+ */
+static void vmcd_check_foreign(struct vmcd *d)
+{
+	struct __kernel_timex tx = { .modes = 0 };
+
+	if (!d->disc.taken || !d->freq_known || vmcd_adjtimex(&tx) < 0)
+		return;
+	if (tx.freq == d->set_freq && tx.tick == d->set_tick &&
+	    !(tx.status & (STA_PLL | STA_FLL)))
+		return;
+	d->foreign_changes++;
+	d->freq_known = false;	/* the next change is a large one */
+	if (__ratelimit(&vmcd_foreign_rs))
+		pr_warn("the clock's rate was changed by someone else (freq %lld tick %lld status 0x%x; this module left freq %lld tick %lld): another NTP client (chronyd, ntpd, systemd-timesyncd) is steering CLOCK_REALTIME; stop it, or set enabled=0 to leave it the clock\n",
+			tx.freq, tx.tick, tx.status, d->set_freq, d->set_tick);
+	sysfs_notify(&d->kobj, NULL, "foreign_changes");
 }
 
 /* Page ----------------------------------------------------------------- */
@@ -481,23 +568,56 @@ static void vmcd_snapshot_cb(void *snap)
 	vmcd_get_snapshot(snap);
 }
 
-static void vmcd_disrupted(struct vmcd *d)
+/*
+ * Was that step the kernel's own leap second (ntp's state says one just
+ * happened, and it was one second)? Then it is not someone else's.
+ */
+static bool vmcd_kernel_leap(s64 ns)
 {
-	char ev[] = "EVENT=disruption";
-	char count[40];
+	struct __kernel_timex tx = { .modes = 0 };
+	int state = vmcd_adjtimex(&tx);
+
+	return (state == TIME_OOP || state == TIME_WAIT) &&
+	       (ns == NSEC_PER_SEC || ns == -NSEC_PER_SEC);
+}
+
+/*
+ * Tell userspace: poll() on @attr wakes, and a KOBJ_CHANGE uevent says
+ * EVENT=@event and @key=@count (rate-limited).
+ */
+static void vmcd_tell(struct vmcd *d, const char *attr, const char *event,
+		      const char *key, u64 count)
+{
+	char ev[32], cnt[40];
 	char *envp[3];
 
+	snprintf(ev, sizeof(ev), "EVENT=%s", event);
+	snprintf(cnt, sizeof(cnt), "%s=%llu", key, count);
+	envp[0] = ev;
+	envp[1] = cnt;
+	envp[2] = NULL;
+	sysfs_notify(&d->kobj, NULL, attr);
+	if (__ratelimit(&vmcd_uevent_rs))
+		kobject_uevent_env(&d->kobj, KOBJ_CHANGE, envp);
+}
+
+/* Someone else stepped the clock: count, log, tell userspace. */
+static void vmcd_clock_was_set(struct vmcd *d, s64 ns)
+{
+	d->clock_sets++;
+	vmcd_info_rl("clock stepped by %lld ns by someone else: resynchronising\n",
+		     ns);
+	vmcd_tell(d, "clock_sets", "clock_set", "CLOCK_SETS", d->clock_sets);
+}
+
+static void vmcd_disrupted(struct vmcd *d)
+{
 	d->disruptions++;
 	vmcd_info_rl("%s: disruption %llu (marker %llu, generation %llu): resynchronising\n",
 		     d->region.name, d->disruptions, d->disc.marker,
 		     d->disc.gen);
-	snprintf(count, sizeof(count), "DISRUPTIONS=%llu", d->disruptions);
-	envp[0] = ev;
-	envp[1] = count;
-	envp[2] = NULL;
-	sysfs_notify(&d->kobj, NULL, "disruptions");
-	if (__ratelimit(&vmcd_uevent_rs))
-		kobject_uevent_env(&d->kobj, KOBJ_CHANGE, envp);
+	vmcd_tell(d, "disruptions", "disruption", "DISRUPTIONS",
+		  d->disruptions);
 }
 
 /* What this update decided, for status and the log. */
@@ -547,10 +667,18 @@ static bool vmcd_update(struct vmcd *d)
 		.counter_id = VMCD_COUNTER_ID,
 	};
 	unsigned int tk1, tk2;
-	u64 ticks;
+	u64 ticks, sets;
+	s64 set_ns;
 	int ret;
 
 	d->updates++;
+	vmcd_check_foreign(d);
+	sets = vmcd_tk_clock_sets(d, &set_ns);
+	if (sets != d->seen_clock_sets) {
+		in.clock_set = sets - d->seen_clock_sets > 1 ||
+			       !vmcd_kernel_leap(set_ns);
+		d->seen_clock_sets = sets;
+	}
 	ticks = vmcd_tk_ticks_per_sec(d, &tk1, &in.raw);
 	in.page_read = !vmcd_page_read(d->page, d->page_size, &pg,
 				       vmcd_snapshot_cb, &snap);
@@ -567,6 +695,8 @@ static bool vmcd_update(struct vmcd *d)
 	vmc_disc_update(&d->disc, &d->cfg, &in, &out);
 	if (out.disruption)
 		vmcd_disrupted(d);
+	if (out.clock_set)
+		vmcd_clock_was_set(d, set_ns);
 	vmcd_note(d, &out);
 	pr_debug("update raw=%lld offset=%lld ff=%lld bias=%lld freq=%lld (ppb16) state=%s\n",
 		 snap.raw_ns, out.offset_ns, out.ff_ppb16,
@@ -630,6 +760,12 @@ static void vmcd_kick(struct vmcd *d)
 		mod_delayed_work(system_highpri_wq, &d->work, 0);
 }
 
+/* Hard IRQ context, after the notifier saw someone else's step. */
+static void vmcd_clock_set_fn(struct irq_work *w)
+{
+	vmcd_kick(container_of(w, struct vmcd, clock_set_work));
+}
+
 /* sysfs ------------------------------------------------------------------ */
 
 #define to_vmcd(k) container_of(k, struct vmcd, kobj)
@@ -667,6 +803,8 @@ VMCD_RO(steps, "%llu", d->steps);
 VMCD_RO(disruptions, "%llu", d->disruptions);
 VMCD_RO(updates, "%llu", d->updates);
 VMCD_RO(page_errors, "%llu", d->page_errors);
+VMCD_RO(foreign_changes, "%llu", d->foreign_changes);
+VMCD_RO(clock_sets, "%llu", d->clock_sets);
 VMCD_RO(last_page_error, "%s", d->page_error ? d->page_error : "none");
 VMCD_RO(page_status, "%s",
 	vmcd_str(vmcd_status_str, ARRAY_SIZE(vmcd_status_str),
@@ -800,6 +938,8 @@ static struct attribute *vmcd_attrs[] = {
 	&disruptions_attr.attr,
 	&updates_attr.attr,
 	&page_errors_attr.attr,
+	&foreign_changes_attr.attr,
+	&clock_sets_attr.attr,
 	&last_page_error_attr.attr,
 	&page_status_attr.attr,
 	&time_scale_attr.attr,
@@ -879,6 +1019,8 @@ static int __init vmcd_init(void)
 		.max_extrapolation_s = max_extrapolation_s,
 	};
 	d->state = VMC_DS_STARTING;
+	/* nothing (a knob, the notifier's kick) may queue the worker yet */
+	d->stopping = true;
 
 	ret = vmcd_find_region(device_index, &d->region);
 	if (ret) {
@@ -901,6 +1043,7 @@ static int __init vmcd_init(void)
 		goto out_free;
 	}
 
+	init_irq_work(&d->clock_set_work, vmcd_clock_set_fn);
 	d->gtod_nb.notifier_call = vmcd_gtod_notify;
 	ret = pvclock_gtod_register_notifier(&d->gtod_nb);
 	if (ret)
@@ -912,8 +1055,6 @@ static int __init vmcd_init(void)
 		goto out_notifier;
 	}
 	d->kobj.kset = vmcd_kset;
-	/* a knob written before the worker runs must not kick it yet */
-	d->stopping = true;
 	ret = kobject_init_and_add(&d->kobj, &vmcd_ktype, NULL, "vmclock%u",
 				   device_index);
 	if (ret)
@@ -947,11 +1088,13 @@ static int __init vmcd_init(void)
 out_kobj:
 	/* the kobject is initialised from kobject_init_and_add() on */
 	pvclock_gtod_unregister_notifier(&d->gtod_nb);
+	irq_work_sync(&d->clock_set_work);	/* stopping: it kicked nothing */
 	memunmap((void *)d->page);
 	vmcd_put(d);
 	return ret;
 out_notifier:
 	pvclock_gtod_unregister_notifier(&d->gtod_nb);
+	irq_work_sync(&d->clock_set_work);
 out_unmap:
 	memunmap((void *)d->page);
 out_free:
@@ -977,6 +1120,13 @@ static void __exit vmcd_exit(void)
 	if (d->lookalike)
 		vmcd_lookalike_destroy(d->lookalike);
 	pvclock_gtod_unregister_notifier(&d->gtod_nb);
+	/*
+	 * A kick that read stopping as false just before it was set may have
+	 * queued the work again: after the last one, cancel once more (that
+	 * run, if any, only releases a clock already released).
+	 */
+	irq_work_sync(&d->clock_set_work);
+	cancel_delayed_work_sync(&d->work);
 	memunmap((void *)d->page);
 	vmcd_put(d);
 }

@@ -87,6 +87,8 @@ struct vmc_disc_in {
 	__u64 cycles;		/* counter at the snapshot */
 	__s64 real_ns;		/* CLOCK_REALTIME at @cycles */
 	__u64 raw_ns;		/* CLOCK_MONOTONIC_RAW at @cycles */
+	/* someone else stepped CLOCK_REALTIME since the last update */
+	bool clock_set;
 };
 
 /* What to do, in this order; then vmc_disc_applied(). */
@@ -94,6 +96,7 @@ struct vmc_disc_out {
 	enum vmc_disc_state state;
 	const char *why;	/* VMC_DS_BAD_PAGE: the reason */
 	bool disruption;	/* marker or generation changed */
+	bool clock_set;		/* in->clock_set while the clock is ours */
 	bool first_lock;
 
 	bool take;		/* cancel others' pending offsets, leave PLL */

@@ -337,6 +337,18 @@ void vmc_disc_update(struct vmc_disc *d, const struct vmc_disc_cfg *cfg,
 		vmc_servo_reset(&d->servo);
 		d->resync = true;
 		d->tai_written = false;	/* others may have set it meanwhile */
+	} else if (in->clock_set) {
+		/*
+		 * Stepped by someone else (settimeofday, a resume's sleep
+		 * time): resynchronise as after a disruption, one step
+		 * allowed, the fast slew cap. Same host, same counter: the
+		 * page's rate and the learnt biases stay; only the phase
+		 * history is broken.
+		 */
+		out->clock_set = true;
+		d->servo.have_prev = false;
+		d->resync = true;
+		d->fast_slew = true;
 	}
 	if (s == VMC_DS_SYNCING)
 		s = vmc_disc_follow(d, cfg, in, out, t, maxerr, esterr);

@@ -296,6 +296,8 @@ static const struct attr {
 	{ "disruptions", T_INT, "Disruptions", NULL },
 	{ "updates", T_INT, "Updates", NULL },
 	{ "page_errors", T_INT, "Page errors", NULL },
+	{ "foreign_changes", T_INT, "Foreign changes", NULL },
+	{ "clock_sets", T_INT, "Stepped by others", NULL },
 	{ "last_page_error", T_STR, "Last page error", NULL },
 	{ "device", T_STR, NULL, NULL },
 	{ "enabled", T_INT, "Enabled", NULL },

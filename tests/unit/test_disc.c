@@ -13,7 +13,7 @@
 #include "vmclock_disc.h"
 #include "tap.h"
 
-#define PLAN	43
+#define PLAN	47
 
 #define C0	1000000000000ULL	/* counter_value of the page */
 #define T0	1783000000LL		/* its time, s */
@@ -359,6 +359,38 @@ static void test_disruption(void)
 	tap(o.disruption, "generation counter changing is one");
 }
 
+/* A step by someone else: resync as after a disruption, biases kept. */
+static void test_clock_set(void)
+{
+	struct vmc_disc d;
+	struct vmc_disc_out o;
+
+	locked(&d, &o);
+	cfg.step_after_sync = false;
+	d.servo.bias_ppb16 = 3 * PPM;
+	d.servo.hold_bias_ppb16 = 3 * PPM;
+	d.servo.hold_bias_n = 32;
+	in.clock_set = true;
+	upd(&d, 1000 * MS, 5 * (__s64)VMC_NSEC_PER_SEC, true, &o);
+	in.clock_set = false;
+	tap(o.clock_set && !o.disruption && o.step &&
+	    o.step_ns == -5 * (__s64)VMC_NSEC_PER_SEC,
+	    "clock set 5 s ahead by someone else: stepped back once though step_after_sync is 0 (step %lld ns)",
+	    (long long)o.step_ns);
+	tap(d.servo.hold_bias_n == 32 && d.servo.hold_bias_ppb16 == 3 * PPM,
+	    "... the learnt hold bias is kept (same host, same counter)");
+	upd(&d, 1100 * MS, 200 * (__s64)MS, true, &o);
+	tap(!o.clock_set && !o.step && o.follow,
+	    "... and only one step: the next offset is slewed");
+	vmc_disc_init(&d);
+	cfg.enabled = false;
+	in.clock_set = true;
+	upd(&d, 0, 0, true, &o);
+	in.clock_set = false;
+	cfg.enabled = true;
+	tap(!o.clock_set, "disabled: a step by someone else is theirs to make");
+}
+
 static void test_enable(void)
 {
 	struct vmc_disc d;
@@ -519,6 +551,7 @@ int main(void)
 	test_holdover_rate();
 	test_jump_bias();
 	test_disruption();
+	test_clock_set();
 	test_enable();
 	test_failure();
 	test_tai();
