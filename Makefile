@@ -87,20 +87,23 @@ checkpatch:
 	tests/checkpatch
 
 # Debian packages (vmclock-dkms, vmclockctl) from the files git knows (no
-# build products), with
-# debhelper and dh-dkms; the changelog is written from dkms.conf's version.
-# Results and lintian's report in build/deb/.
+# build products), with debhelper and dh-dkms; the changelog is written
+# from dkms.conf's version. Results and lintian's report in build/deb/;
+# a lintian error fails it.
 DEB_TOP := build/deb
 DEB_SRC := $(DEB_TOP)/vmclock-$(VERSION)
 deb:
 	rm -rf $(DEB_TOP) && mkdir -p $(DEB_SRC)
-	git ls-files -co --exclude-standard -z | xargs -0 tar -cf - | tar -xf - -C $(DEB_SRC)
+	git ls-files -co --exclude-standard -z > $(DEB_TOP)/files
+	tar --null -T $(DEB_TOP)/files -cf $(DEB_TOP)/tree.tar
+	tar -xf $(DEB_TOP)/tree.tar -C $(DEB_SRC) && rm $(DEB_TOP)/files $(DEB_TOP)/tree.tar
 	{ echo "vmclock ($(VERSION)) unstable; urgency=medium"; echo; \
 	  echo "  * Built from commit $$(git rev-parse --short HEAD)$$(git diff --quiet HEAD || echo ' with local changes')."; \
 	  echo; echo " -- $$(sed -n 's/^Maintainer: //p' debian/control)  $$(git log -1 --format=%aD)"; \
 	} > $(DEB_SRC)/debian/changelog
 	cd $(DEB_SRC) && dpkg-buildpackage -us -uc --build=full
-	lintian --info $(DEB_TOP)/vmclock_$(VERSION)_*.changes 2>&1 | tee $(DEB_TOP)/lintian.txt
+	lintian --info --fail-on error $(DEB_TOP)/vmclock_$(VERSION)_*.changes \
+		> $(DEB_TOP)/lintian.txt 2>&1; rc=$$?; cat $(DEB_TOP)/lintian.txt; exit $$rc
 	@ls $(DEB_TOP)/*.deb
 
 fuzz:
