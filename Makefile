@@ -38,7 +38,7 @@ check:
 # Other kernels (7.3 with upstream ptp_vmclock, 6.12) and QEMU 10's vmclock
 # device with live migration; downloads cached in VMCLOCK_CACHE.
 check-matrix:
-	tests/matrix/run
+	tests/matrix/run $(MATRIX_ARGS)
 
 # The debug-kernel tier: Debian 12's 6.1 source with KASAN, lockdep, UBSAN,
 # KFENCE, kmemleak (built once, cached in VMCLOCK_CACHE), its canary, the
