@@ -472,6 +472,31 @@ static int vmcd_step(s64 ns)
 }
 
 /*
+ * Another writer of the kernel's rate while the module steers it (an NTP
+ * daemon left running: chronyd sets freq without the kernel PLL, so the
+ * warning at take misses it): the two would fight. Each update compares
+ * freq and tick with what the module's last command left, and looks for
+ * the kernel PLL or FLL switched on. Found: counted, polled, warned about
+ * (rate-limited); the module goes on steering.
+ */
+static void vmcd_check_foreign(struct vmcd *d)
+{
+	struct __kernel_timex tx = { .modes = 0 };
+
+	if (!d->disc.taken || !d->freq_known || vmcd_adjtimex(&tx) < 0)
+		return;
+	if (tx.freq == d->set_freq && tx.tick == d->set_tick &&
+	    !(tx.status & (STA_PLL | STA_FLL)))
+		return;
+	d->foreign_changes++;
+	d->freq_known = false;	/* the next change is a large one */
+	if (__ratelimit(&vmcd_foreign_rs))
+		pr_warn("the clock's rate was changed by someone else (freq %lld tick %lld status 0x%x; this module left freq %lld tick %lld): another NTP client (chronyd, ntpd, systemd-timesyncd) is steering CLOCK_REALTIME; stop it, or set enabled=0 to leave it the clock\n",
+			tx.freq, tx.tick, tx.status, d->set_freq, d->set_tick);
+	sysfs_notify(&d->kobj, NULL, "foreign_changes");
+}
+
+/*
  * Carry out one decision, in its order: take, step, then one adjtimex for
  * frequency, status, bounds and TAI. 0 only when all of it happened.
  */
@@ -514,6 +539,8 @@ static int __vmcd_carry_out(struct vmcd *d, const struct vmc_disc_out *o)
 		VMCD_GRID_STRICT_PPB16;
 	if (o->follow || abs(delta) >= VMCD_GRID_STRICT_PPB16)
 		vmcd_align_to_tick(d, delta);
+	/* a change made while this update waited would be overwritten unseen */
+	vmcd_check_foreign(d);
 	ret = vmcd_adjtimex_checked(&tx, "frequency and status");
 	if (ret)
 		return ret;
@@ -534,31 +561,6 @@ static int vmcd_carry_out(struct vmcd *d, const struct vmc_disc_out *o)
 	ret = __vmcd_carry_out(d, o);
 	WRITE_ONCE(d->own_change, false);
 	return ret;
-}
-
-/*
- * Another writer of the kernel's rate while the module steers it (an NTP
- * daemon left running: chronyd sets freq without the kernel PLL, so the
- * warning at take misses it): the two would fight. Each update compares
- * freq and tick with what the module's last command left, and looks for
- * the kernel PLL or FLL switched on. Found: counted, polled, warned about
- * (rate-limited); the module goes on steering.
- */
-static void vmcd_check_foreign(struct vmcd *d)
-{
-	struct __kernel_timex tx = { .modes = 0 };
-
-	if (!d->disc.taken || !d->freq_known || vmcd_adjtimex(&tx) < 0)
-		return;
-	if (tx.freq == d->set_freq && tx.tick == d->set_tick &&
-	    !(tx.status & (STA_PLL | STA_FLL)))
-		return;
-	d->foreign_changes++;
-	d->freq_known = false;	/* the next change is a large one */
-	if (__ratelimit(&vmcd_foreign_rs))
-		pr_warn("the clock's rate was changed by someone else (freq %lld tick %lld status 0x%x; this module left freq %lld tick %lld): another NTP client (chronyd, ntpd, systemd-timesyncd) is steering CLOCK_REALTIME; stop it, or set enabled=0 to leave it the clock\n",
-			tx.freq, tx.tick, tx.status, d->set_freq, d->set_tick);
-	sysfs_notify(&d->kobj, NULL, "foreign_changes");
 }
 
 /* Page ----------------------------------------------------------------- */
