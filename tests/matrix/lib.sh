@@ -70,3 +70,28 @@ matrix_apt() {
 		-o Dir::Cache::pkgcache="" -o Dir::Cache::srcpkgcache="" \
 		-o APT::Sandbox::User=root "$@"
 }
+
+# chroot_exec [--overlay LOWER] ROOT CMD...: CMD in chroot ROOT, in a private
+# mount namespace with /proc, /dev and a /tmp of its own, in a clean
+# environment: PATH, HOME, LANG and the NAME=VALUE words of the array
+# CHROOT_ENV. With --overlay, ROOT is first mounted (for this command only)
+# as an overlay of LOWER whose upper and work directories are ROOT's
+# siblings upper/ and work/: LOWER itself never changes.
+chroot_exec() {
+	local lower=
+	if [ "$1" = --overlay ]; then
+		lower=$2
+		shift 2
+	fi
+	unshare -m --propagation private sh -c '
+		l=$1 c=$2; shift 2
+		if [ -n "$l" ]; then
+			mount -t overlay overlay -o \
+				"lowerdir=$l,upperdir=$c/../upper,workdir=$c/../work" "$c" ||
+				exit
+		fi
+		mount -t proc proc "$c/proc" && mount -t tmpfs tmpfs "$c/tmp" &&
+		mount --bind /dev "$c/dev" && exec chroot "$c" "$@"' sh "$lower" "$1" \
+		env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin HOME=/root LANG=C.UTF-8 \
+		${CHROOT_ENV[@]+"${CHROOT_ENV[@]}"} "${@:2}"
+}
