@@ -409,7 +409,7 @@ static int known_directive(const char *k)
 		"period_maxerror_ppb", "disruption_marker", "vm_generation",
 		"counter_id", "counter_ahead_ns", "region_size", "guest",
 		"guest_end", "at", "expect", "steady", "limit_s", "vmm",
-		"debug_bar",
+		"debug_bar", "peers",
 	};
 	size_t i;
 
