@@ -2,10 +2,10 @@
 /*
  * vmc-watch: print the notifications vmclock_discipline gives userspace,
  * one line each, as a consumer would see them:
- *   "sysfs disruptions=N"  poll() on the attribute woke (POLLPRI|POLLERR)
+ *   "sysfs NAME=N"  poll() on the attribute NAME woke (POLLPRI|POLLERR)
  *   "uevent ACTION@DEVPATH KEY=VALUE..."  a kobject uevent naming vmclock
  *
- * Usage: vmc-watch [-t SECONDS] [ATTRIBUTE]
+ * Usage: vmc-watch [-t SECONDS] [ATTRIBUTE]  (default: .../vmclock0/disruptions)
  * Exits 0 after SECONDS (default 60), 1 on setup errors.
  */
 #include <fcntl.h>
@@ -39,6 +39,7 @@ int main(int argc, char **argv)
 	double seconds = 60;
 	struct pollfd pfd[2];
 	struct timespec t0, t;
+	const char *name;
 	char buf[4096];
 	int opt;
 
@@ -49,6 +50,7 @@ int main(int argc, char **argv)
 	}
 	if (optind < argc)
 		attr = argv[optind];
+	name = strrchr(attr, '/') ? strrchr(attr, '/') + 1 : attr;
 	setvbuf(stdout, NULL, _IOLBF, 0);
 
 	pfd[0].fd = open(attr, O_RDONLY);
@@ -63,7 +65,7 @@ int main(int argc, char **argv)
 	/* sysfs poll needs one read before it can report a change */
 	if (read_attr(pfd[0].fd, buf, sizeof(buf)))
 		return 1;
-	printf("start disruptions=%s\n", buf);
+	printf("start %s=%s\n", name, buf);
 
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	for (;;) {
@@ -79,7 +81,7 @@ int main(int argc, char **argv)
 		if (pfd[0].revents & (POLLPRI | POLLERR)) {
 			if (read_attr(pfd[0].fd, buf, sizeof(buf)))
 				return 1;
-			printf("sysfs disruptions=%s\n", buf);
+			printf("sysfs %s=%s\n", name, buf);
 		}
 		if (pfd[1].revents & POLLIN) {
 			ssize_t n = recv(pfd[1].fd, buf, sizeof(buf) - 1, 0);

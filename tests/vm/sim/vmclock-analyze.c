@@ -409,7 +409,7 @@ static int known_directive(const char *k)
 		"period_maxerror_ppb", "disruption_marker", "vm_generation",
 		"counter_id", "counter_ahead_ns", "region_size", "guest",
 		"guest_end", "at", "expect", "steady", "limit_s", "vmm",
-		"debug_bar", "peers",
+		"debug_bar", "peers", "qemu_args",
 	};
 	size_t i;
 
@@ -517,6 +517,9 @@ static int final(const char *scn, const char *data, const char *simlog,
 			e->a = conv_thr;
 			e->b = conv_within;
 		}
+		if (!strcmp(e->kind, "resync_ns"))	/* resync_ns X within S */
+			e->n = sscanf(line, "%*s %*s %lf %*s %lf", &e->a,
+				      &e->b) + 1;
 		nex++;
 	}
 	fclose(f);
@@ -727,6 +730,50 @@ static int final(const char *scn, const char *data, const char *simlog,
 			tap(n && !bad, desc,
 			    "measured %ld of %ld outside, worst %lld expected 0",
 			    bad, n, (long long)worst);
+		} else if (!strcmp(e->kind, "resync_ns")) {
+			/*
+			 * expect resync_ns X within S: from the first step of
+			 * CLOCK_REALTIME the probe saw in the window (a resume's
+			 * sleep time, someone's date -s), the time until every
+			 * later valid sample has |err| < X
+			 */
+			int64_t t_step = -1, t_ok = -1;
+			size_t j, first = w1, nok = 0;
+
+			for (j = 0; j < njmp && t_step < 0; j++)
+				if (jmp[j].raw >= start_raw)
+					t_step = jmp[j].raw;
+			/* from the last valid sample at or over X on */
+			for (k = w0; t_step >= 0 && k < w1; k++) {
+				if (smp[k].raw < t_step || !smp[k].valid)
+					continue;
+				if (first == w1)
+					first = k;
+				if (llabs(smp[k].err) >= e->a)
+					first = k + 1;
+			}
+			/* ... the first valid one after it, and how many follow */
+			for (k = first; t_step >= 0 && k < w1; k++) {
+				if (!smp[k].valid)
+					continue;
+				if (t_ok < 0)
+					t_ok = smp[k].raw;
+				nok++;
+			}
+			snprintf(desc, sizeof(desc),
+				 "|err| < %.0f ns within %.2f s of the first step the probe saw",
+				 e->a, e->b);
+			if (t_step < 0 || nok < 10)
+				tap(0, desc, "measured %s expected <= %.2f s",
+				    t_step < 0 ? "no step" :
+				    "fewer than 10 valid samples under it", e->b);
+			else
+				printf("# resync: |err| < %.0f ns %.3f s after the step\n",
+				       e->a, (t_ok - t_step) * 1e-9);
+			if (t_step >= 0 && nok >= 10)
+				tap(e->n >= 3 && (t_ok - t_step) * 1e-9 <= e->b,
+				    desc, "measured %.3f s expected <= %.2f s",
+				    (t_ok - t_step) * 1e-9, e->b);
 		} else if (!strcmp(e->kind, "err_span_ns")) {
 			/* expect err_span_ns X T1 T2: max(err) - min(err) <= X */
 			int64_t lo = INT64_MAX, hi = INT64_MIN;

@@ -424,7 +424,7 @@ static int runner_directive(const char *k)
 	static const char * const known[] = {
 		"guest", "guest_end", "expect", "settle", "clock_start",
 		"probe_rate", "probe_args", "kernel_append", "region_size",
-		"steady", "limit_s", "vmm", "debug_bar", "peers",
+		"steady", "limit_s", "vmm", "debug_bar", "peers", "qemu_args",
 	};
 	size_t i;
 
