@@ -332,6 +332,14 @@ void vmc_disc_update(struct vmc_disc *d, const struct vmc_disc_cfg *cfg,
 		return;
 	}
 	if (!d->taken) {
+		/*
+		 * Nothing to follow yet (no time data, a refused page, ...):
+		 * the clock stays as it is, whoever steers it.
+		 */
+		if (s != VMC_DS_SYNCING) {
+			out->state = s;
+			return;
+		}
 		/* (re)enabled: whatever steered before stops now */
 		out->take = true;
 		vmc_servo_reset(&d->servo);

@@ -13,7 +13,7 @@
 #include "vmclock_disc.h"
 #include "tap.h"
 
-#define PLAN	47
+#define PLAN	50
 
 #define C0	1000000000000ULL	/* counter_value of the page */
 #define T0	1783000000LL		/* its time, s */
@@ -396,6 +396,7 @@ static void test_enable(void)
 	struct vmc_disc d;
 	struct vmc_disc_out o;
 	__s64 hold;
+	int ok;
 
 	locked(&d, &o);
 	upd(&d, 1000 * MS, 50000, true, &o);
@@ -424,6 +425,38 @@ static void test_enable(void)
 	vmc_disc_init(&d);
 	vmc_disc_release(&d, &o);
 	tap(!o.set_freq, "release of a clock never steered changes nothing");
+
+	/* a page without time data from load on (QEMU's, EC2's) */
+	cfg.enabled = true;
+	fixture();
+	pg.counter_id = VMCLOCK_COUNTER_INVALID;
+	vmc_disc_init(&d);
+	upd(&d, 0, 0, true, &o);
+	ok = !o.take && !o.set_freq && !o.step && !o.set_tai && !d.taken;
+	upd(&d, 1000 * MS, 0, true, &o);
+	tap(ok && !o.take && !o.set_freq && !o.step && !o.set_tai &&
+	    !o.set_bounds && !d.taken && o.state == VMC_DS_NO_TIME,
+	    "no time data from load on: the clock is not taken, nothing set");
+	/* nor a refused page, nor holdover */
+	fixture();
+	pg.magic = 0;
+	vmc_disc_init(&d);
+	upd(&d, 0, 0, true, &o);
+	ok = !o.take && !o.set_freq && !d.taken && o.state == VMC_DS_BAD_PAGE;
+	fixture();
+	pg.clock_status = VMCLOCK_STATUS_UNRELIABLE;
+	vmc_disc_init(&d);
+	upd(&d, 0, 0, true, &o);
+	tap(ok && !o.take && !o.set_freq && !d.taken &&
+	    o.state == VMC_DS_HOLDOVER,
+	    "a refused page, holdover from load on: not taken either");
+	fixture();
+	pg.counter_id = VMCLOCK_COUNTER_INVALID;
+	vmc_disc_init(&d);
+	upd(&d, 0, 0, true, &o);
+	pg.counter_id = VMCLOCK_COUNTER_X86_TSC;
+	upd(&d, 1100 * MS, 0, true, &o);
+	tap(o.take && o.follow, "time data appears: taken and followed");
 }
 
 static void test_failure(void)
