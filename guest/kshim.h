@@ -76,6 +76,15 @@ static inline s64 vmcd_tk_offs_real(struct timekeeper *tk)
 	return ktime_to_ns(tk->offs_real);
 }
 
+/*
+ * ... CLOCK_BOOTTIME - CLOCK_MONOTONIC, ns: grows only by the sleep time
+ * the kernel injects on resume (persistent clock, nonstop counter or RTC)
+ */
+static inline s64 vmcd_tk_offs_boot(struct timekeeper *tk)
+{
+	return ktime_to_ns(tk->offs_boot);
+}
+
 /* ... and its counter ticks per NTP interval (1/NTP_INTERVAL_FREQ s) */
 static inline u64 vmcd_tk_cycle_interval(struct timekeeper *tk)
 {

@@ -10,7 +10,8 @@
  *   one page), a read-only mmap() of it when it is exactly one page at a
  *   page boundary, and poll() that reports POLLIN once seq_count differs
  *   from what this file saw at open() or last read (the page is watched by
- *   the module's update work, so wake-ups come at update_interval_ms).
+ *   the module's update work, so wake-ups come at update_interval_ms, also
+ *   while nothing is steered and the page is otherwise read less often).
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
@@ -351,6 +352,12 @@ out_misc:
 out_free:
 	kfree(c);
 	return ERR_PTR(ret);
+}
+
+/* Does someone wait (poll, epoll) for the region's seq_count to change? */
+bool vmcd_lookalike_watched(struct vmcd_lookalike *c)
+{
+	return wq_has_sleeper(&c->wq);
 }
 
 /* Called by the update work with each page it read: wakes poll()ers. */

@@ -29,8 +29,10 @@
 #include <linux/notifier.h>
 #include <linux/pvclock_gtod.h>
 #include <linux/ratelimit.h>
+#include <linux/sched.h>
 #include <linux/seqlock.h>
 #include <linux/slab.h>
+#include <linux/suspend.h>
 #include <linux/sysfs.h>
 #include <linux/time.h>
 #include <linux/timekeeper_internal.h>
@@ -80,6 +82,11 @@ static unsigned int update_interval_ms = 100;
 module_param(update_interval_ms, uint, 0444);
 MODULE_PARM_DESC(update_interval_ms,
 		 "Time between page reads and clock updates, ms (uint, 10..10000, default 100)");
+
+static unsigned int idle_interval_ms = 1000;
+module_param(idle_interval_ms, uint, 0444);
+MODULE_PARM_DESC(idle_interval_ms,
+		 "Time between page reads until the clock is taken (no time data since load, disabled), ms (uint, 10..60000, default 1000)");
 
 static unsigned int max_extrapolation_s = 86400;
 module_param(max_extrapolation_s, uint, 0444);
@@ -134,10 +141,16 @@ struct vmcd {
 	char tk_clock_name[32];
 	bool tk_have_offs;
 	s64 tk_offs_real;		/* realtime - monotonic, ns */
+	s64 tk_offs_boot;		/* boottime - monotonic, ns */
 	u64 tk_clock_sets;		/* steps of it not made by this module */
 	s64 tk_clock_set_ns;		/* the last one, ns (+: forward) */
-	bool own_change;		/* the worker is in adjtimex */
-	struct irq_work clock_set_work;	/* kicks the worker after one */
+	/* the worker while it changes the clock (its own steps and TAI) */
+	struct task_struct *own_task;
+	struct irq_work clock_set_work;	/* kicks the worker after either */
+
+	/* System sleep: resumes counted by the PM notifier. */
+	struct notifier_block pm_nb;
+	atomic_t pm_resumes;
 
 	struct vmcd_lookalike *lookalike;	/* NULL when off */
 
@@ -150,6 +163,8 @@ struct vmcd {
 	enum vmc_disc_state state;
 	const char *page_error;		/* last reason a page was refused */
 
+	u32 idle_interval_ms;		/* the watch, until the clock is taken */
+
 	/* status */
 	u32 backoff_ms;			/* after unreadable pages, else 0 */
 	s64 offset_ns;
@@ -160,6 +175,11 @@ struct vmcd {
 	u64 foreign_changes;		/* others' rate changes found */
 	u64 seen_clock_sets;		/* tk_clock_sets the worker has seen */
 	u64 clock_sets;			/* ... of which not the kernel's leap */
+	s64 seen_offs_boot;		/* tk_offs_boot the worker has seen */
+	s64 slept_ns;			/* injected since the last resume counted */
+	bool slept_resynced;		/* ... and resynchronised from */
+	int seen_pm_resumes;
+	u64 resumes;
 	s64 ff_ppb16;			/* the page's rate, relative to raw */
 	u64 maxerror_ns;
 	u64 updates;
@@ -204,16 +224,24 @@ static int vmcd_gtod_notify(struct notifier_block *nb, unsigned long was_set,
 	u64 interval = vmcd_tk_cycle_interval(priv);
 	u32 mult = vmcd_tk_raw_mult(priv);
 	s64 offs = vmcd_tk_offs_real(priv);
+	s64 boot = vmcd_tk_offs_boot(priv);
 
 	bool changed = cs != d->tk_clock || interval != d->tk_cycle_interval ||
 		       mult != d->tk_raw_mult;
 	/*
-	 * CLOCK_REALTIME stepped (settimeofday, ADJ_SETOFFSET, a resume's
-	 * sleep time, the kernel's leap second), not by this module's worker
-	 * and not with a clocksource change (handled as such)
+	 * The kernel resumed and added its estimate of the time asleep to
+	 * CLOCK_REALTIME and CLOCK_BOOTTIME (nothing else moves the latter):
+	 * S3, hibernation, s2idle where it freezes the tick.
+	 */
+	bool slept = d->tk_have_offs && boot != d->tk_offs_boot;
+	/*
+	 * CLOCK_REALTIME stepped (settimeofday, ADJ_SETOFFSET, the kernel's
+	 * leap second), not by this module's worker (the notifier runs in
+	 * the caller's context), not on resume and not with a clocksource
+	 * change (each handled as such)
 	 */
 	bool set = was_set && d->tk_have_offs && offs != d->tk_offs_real &&
-		   !changed && !READ_ONCE(d->own_change);
+		   !changed && !slept && READ_ONCE(d->own_task) != current;
 
 	raw_write_seqcount_begin(&d->tk_seq);
 	d->tk_cycle_last = vmcd_tk_cycle_last(priv);
@@ -222,6 +250,7 @@ static int vmcd_gtod_notify(struct notifier_block *nb, unsigned long was_set,
 		d->tk_clock_set_ns = offs - d->tk_offs_real;
 	}
 	d->tk_offs_real = offs;
+	d->tk_offs_boot = boot;
 	d->tk_have_offs = true;
 	if (changed) {
 		d->tk_clock = cs;
@@ -234,26 +263,28 @@ static int vmcd_gtod_notify(struct notifier_block *nb, unsigned long was_set,
 	}
 	raw_write_seqcount_end(&d->tk_seq);
 	/* not the worker from here: the timekeeper lock is held */
-	if (set)
+	if (set || slept)
 		irq_work_queue(&d->clock_set_work);
 	return NOTIFY_DONE;
 }
 
-/*
- * Steps of CLOCK_REALTIME made by others since the worker last looked,
- * and the last one's size in @ns.
- */
-static u64 vmcd_tk_clock_sets(struct vmcd *d, s64 *ns)
+/* Steps of CLOCK_REALTIME made by others, and the sleep time injected. */
+struct vmcd_tk_events {
+	u64 sets;
+	s64 set_ns;		/* the last step, ns (+: forward) */
+	s64 offs_boot;		/* CLOCK_BOOTTIME - CLOCK_MONOTONIC, ns */
+};
+
+static void vmcd_tk_events(struct vmcd *d, struct vmcd_tk_events *ev)
 {
 	unsigned int seq;
-	u64 n;
 
 	do {
 		seq = read_seqcount_begin(&d->tk_seq);
-		n = d->tk_clock_sets;
-		*ns = d->tk_clock_set_ns;
+		ev->sets = d->tk_clock_sets;
+		ev->set_ns = d->tk_clock_set_ns;
+		ev->offs_boot = d->tk_offs_boot;
 	} while (read_seqcount_retry(&d->tk_seq, seq));
-	return n;
 }
 
 /* The timekeeper's clocksource if it is the page's counter, else NULL. */
@@ -321,9 +352,15 @@ static u64 vmcd_tk_ticks_per_sec(struct vmcd *d, unsigned int *changes,
  * to 68 ns in 2 s. It waits with a wider margin and retries at the next
  * point when the sleep overslept (TCG guests oversleep 0.2-2.5 ms). A
  * smaller one books under 4 ns (1 ppm * 4 ms at HZ=250) wherever it lands
- * and takes one cheap wait.
+ * and takes one cheap wait. Below VMCD_GRID_FREE_PPB16 (a locked servo's
+ * changes: tens of ppb) it does not wait, which was most of the module's
+ * CPU time (~200 us spun per update): NTP's intended time takes the new
+ * tick length for the whole interval the change falls in, a phase error
+ * of delta times the time since the grid point, at most 100 ppb * 4 ms =
+ * 0.4 ns at HZ=250 (1 ns at HZ=100), which the next update sees.
  */
 #define VMCD_GRID_STRICT_PPB16	(1000 * VMC_PPB16_PER_PPB)	/* 1 ppm */
+#define VMCD_GRID_FREE_PPB16	(100 * VMC_PPB16_PER_PPB)	/* 100 ppb */
 #define VMCD_GRID_TRIES		8
 
 /*
@@ -537,7 +574,7 @@ static int __vmcd_carry_out(struct vmcd *d, const struct vmc_disc_out *o)
 	/* after a take the kernel runs at whatever rate it had: a large change */
 	delta = d->freq_known ? o->freq_ppb16 - d->freq_ppb16 :
 		VMCD_GRID_STRICT_PPB16;
-	if (o->follow || abs(delta) >= VMCD_GRID_STRICT_PPB16)
+	if (abs(delta) >= VMCD_GRID_FREE_PPB16)
 		vmcd_align_to_tick(d, delta);
 	/* a change made while this update waited would be overwritten unseen */
 	vmcd_check_foreign(d);
@@ -557,9 +594,9 @@ static int vmcd_carry_out(struct vmcd *d, const struct vmc_disc_out *o)
 {
 	int ret;
 
-	WRITE_ONCE(d->own_change, true);
+	WRITE_ONCE(d->own_task, current);
 	ret = __vmcd_carry_out(d, o);
-	WRITE_ONCE(d->own_change, false);
+	WRITE_ONCE(d->own_task, NULL);
 	return ret;
 }
 
@@ -610,6 +647,19 @@ static void vmcd_clock_was_set(struct vmcd *d, s64 ns)
 	vmcd_info_rl("clock stepped by %lld ns by someone else: resynchronising\n",
 		     ns);
 	vmcd_tell(d, "clock_sets", "clock_set", "CLOCK_SETS", d->clock_sets);
+}
+
+/*
+ * The system resumed (the clock was stopped, then stepped by the kernel's
+ * estimate of the time asleep): count, log, tell userspace.
+ */
+static void vmcd_resumed(struct vmcd *d, int n)
+{
+	d->resumes += n;
+	vmcd_info_rl("resumed after %lld ms asleep (the kernel's count)%s\n",
+		     div_s64(d->slept_ns, NSEC_PER_MSEC),
+		     d->disc.taken ? ": clock resynchronised" : "");
+	vmcd_tell(d, "resumes", "resume", "RESUMES", d->resumes);
 }
 
 static void vmcd_disrupted(struct vmcd *d)
@@ -668,19 +718,36 @@ static bool vmcd_update(struct vmcd *d)
 		.region_size = d->page_size,
 		.counter_id = VMCD_COUNTER_ID,
 	};
+	struct vmcd_tk_events ev;
+	bool set = false, slept, resumed;
 	unsigned int tk1, tk2;
-	u64 ticks, sets;
-	s64 set_ns;
-	int ret;
+	u64 ticks;
+	int ret, pm;
 
 	d->updates++;
 	vmcd_check_foreign(d);
-	sets = vmcd_tk_clock_sets(d, &set_ns);
-	if (sets != d->seen_clock_sets) {
-		in.clock_set = sets - d->seen_clock_sets > 1 ||
-			       !vmcd_kernel_leap(set_ns);
-		d->seen_clock_sets = sets;
+	vmcd_tk_events(d, &ev);
+	if (ev.sets != d->seen_clock_sets) {
+		set = ev.sets - d->seen_clock_sets > 1 ||
+		      !vmcd_kernel_leap(ev.set_ns);
+		d->seen_clock_sets = ev.sets;
 	}
+	slept = ev.offs_boot != d->seen_offs_boot;
+	if (slept) {
+		d->slept_ns += ev.offs_boot - d->seen_offs_boot;
+		d->seen_offs_boot = ev.offs_boot;
+	}
+	pm = atomic_read(&d->pm_resumes);
+	resumed = pm != d->seen_pm_resumes;
+	/*
+	 * A resume is resynchronised from as a step by someone else is: at
+	 * the kernel's sleep-time injection (the notifier's kick, before the
+	 * PM notifier's), else at the PM notifier's resume (none injected:
+	 * the clock stood still for up to the RTC's 1 s resolution).
+	 */
+	in.clock_set = set || slept || (resumed && !d->slept_resynced);
+	if (slept)
+		d->slept_resynced = true;
 	ticks = vmcd_tk_ticks_per_sec(d, &tk1, &in.raw);
 	in.page_read = !vmcd_page_read(d->page, d->page_size, &pg,
 				       vmcd_snapshot_cb, &snap);
@@ -697,8 +764,14 @@ static bool vmcd_update(struct vmcd *d)
 	vmc_disc_update(&d->disc, &d->cfg, &in, &out);
 	if (out.disruption)
 		vmcd_disrupted(d);
-	if (out.clock_set)
-		vmcd_clock_was_set(d, set_ns);
+	if (resumed) {
+		vmcd_resumed(d, pm - d->seen_pm_resumes);
+		d->seen_pm_resumes = pm;
+		d->slept_ns = 0;
+		d->slept_resynced = false;
+	}
+	if (set && out.clock_set)
+		vmcd_clock_was_set(d, ev.set_ns);
 	vmcd_note(d, &out);
 	pr_debug("update raw=%lld offset=%lld ff=%lld bias=%lld freq=%lld (ppb16) state=%s\n",
 		 snap.raw_ns, out.offset_ns, out.ff_ppb16,
@@ -726,6 +799,24 @@ static void vmcd_release(struct vmcd *d)
 }
 
 /*
+ * Milliseconds to the next read. While the clock is not taken (no page
+ * to follow since load or enabling: QEMU's, Firecracker's and EC2's pages
+ * carry no time data; disabled) the page is only watched, for a
+ * disruption and for time data, at idle_interval_ms: both are acted on up
+ * to that much later. Not while a reader of /dev/vmclockN waits for the
+ * page to change: its poll() is woken from here.
+ */
+static u32 vmcd_next_ms(const struct vmcd *d)
+{
+	if (d->backoff_ms)
+		return d->backoff_ms;
+	if (!d->disc.taken &&
+	    !(d->lookalike && vmcd_lookalike_watched(d->lookalike)))
+		return max(d->cfg.interval_ms, d->idle_interval_ms);
+	return d->cfg.interval_ms;
+}
+
+/*
  * The only place the kernel's clock is changed from, so always with the
  * worker's own credentials and never beside another change.
  */
@@ -749,7 +840,7 @@ static void vmcd_work(struct work_struct *work)
 					d->cfg.interval_ms * 2,
 					VMCD_BACKOFF_MAX_MS);
 	}
-	delay = msecs_to_jiffies(d->backoff_ms ?: d->cfg.interval_ms);
+	delay = msecs_to_jiffies(vmcd_next_ms(d));
 	mutex_unlock(&d->lock);
 	if (!stop)
 		queue_delayed_work(system_highpri_wq, &d->work, delay);
@@ -762,10 +853,30 @@ static void vmcd_kick(struct vmcd *d)
 		mod_delayed_work(system_highpri_wq, &d->work, 0);
 }
 
-/* Hard IRQ context, after the notifier saw someone else's step. */
+/* Hard IRQ context, after the notifier saw someone else's step or a resume. */
 static void vmcd_clock_set_fn(struct irq_work *w)
 {
 	vmcd_kick(container_of(w, struct vmcd, clock_set_work));
+}
+
+/*
+ * After system sleep (or an aborted attempt at it): count it and resync
+ * at once. Process context, tasks thawed.
+ */
+static int vmcd_pm_notify(struct notifier_block *nb, unsigned long action,
+			  void *unused)
+{
+	struct vmcd *d = container_of(nb, struct vmcd, pm_nb);
+
+	switch (action) {
+	case PM_POST_SUSPEND:
+	case PM_POST_HIBERNATION:
+	case PM_POST_RESTORE:
+		atomic_inc(&d->pm_resumes);
+		vmcd_kick(d);
+		break;
+	}
+	return NOTIFY_DONE;
 }
 
 /* sysfs ------------------------------------------------------------------ */
@@ -807,6 +918,7 @@ VMCD_RO(updates, "%llu", d->updates);
 VMCD_RO(page_errors, "%llu", d->page_errors);
 VMCD_RO(foreign_changes, "%llu", d->foreign_changes);
 VMCD_RO(clock_sets, "%llu", d->clock_sets);
+VMCD_RO(resumes, "%llu", d->resumes);
 VMCD_RO(last_page_error, "%s", d->page_error ? d->page_error : "none");
 VMCD_RO(page_status, "%s",
 	vmcd_str(vmcd_status_str, ARRAY_SIZE(vmcd_status_str),
@@ -829,8 +941,11 @@ static ssize_t clocksource_show(struct kobject *kobj,
 
 static struct kobj_attribute clocksource_attr = __ATTR_RO(clocksource);
 
-/* Writable knobs: parse, range-check, store under the lock. */
-#define VMCD_RW(name, type, min, max, field)				\
+/*
+ * Writable knobs: parse, range-check, store under the lock; @kick: run
+ * the worker now (an interval changed: the next read is not its old one)
+ */
+#define VMCD_RW(name, type, min, max, field, kick)			\
 static ssize_t name##_show(struct kobject *kobj,			\
 			   struct kobj_attribute *attr, char *buf)	\
 {									\
@@ -857,14 +972,17 @@ static ssize_t name##_store(struct kobject *kobj,			\
 	mutex_lock(&d->lock);						\
 	d->field = v;							\
 	mutex_unlock(&d->lock);						\
+	if (kick)							\
+		vmcd_kick(d);						\
 	return count;							\
 }									\
 static struct kobj_attribute name##_attr = __ATTR_RW(name)
 
-VMCD_RW(step_threshold_ns, u64, 1000, U64_MAX, cfg.step_threshold_ns);
-VMCD_RW(slew_max_ppm, u32, 1, 50000, cfg.slew_max_ppm);
-VMCD_RW(resync_slew_max_ppm, u32, 1, 50000, cfg.resync_slew_max_ppm);
-VMCD_RW(update_interval_ms, u32, 10, 10000, cfg.interval_ms);
+VMCD_RW(step_threshold_ns, u64, 1000, U64_MAX, cfg.step_threshold_ns, false);
+VMCD_RW(slew_max_ppm, u32, 1, 50000, cfg.slew_max_ppm, false);
+VMCD_RW(resync_slew_max_ppm, u32, 1, 50000, cfg.resync_slew_max_ppm, false);
+VMCD_RW(update_interval_ms, u32, 10, 10000, cfg.interval_ms, true);
+VMCD_RW(idle_interval_ms, u32, 10, 60000, idle_interval_ms, true);
 
 static ssize_t enabled_show(struct kobject *kobj, struct kobj_attribute *attr,
 			    char *buf)
@@ -942,6 +1060,7 @@ static struct attribute *vmcd_attrs[] = {
 	&page_errors_attr.attr,
 	&foreign_changes_attr.attr,
 	&clock_sets_attr.attr,
+	&resumes_attr.attr,
 	&last_page_error_attr.attr,
 	&page_status_attr.attr,
 	&time_scale_attr.attr,
@@ -954,6 +1073,7 @@ static struct attribute *vmcd_attrs[] = {
 	&slew_max_ppm_attr.attr,
 	&resync_slew_max_ppm_attr.attr,
 	&update_interval_ms_attr.attr,
+	&idle_interval_ms_attr.attr,
 	NULL,
 };
 ATTRIBUTE_GROUPS(vmcd);
@@ -990,12 +1110,14 @@ static void vmcd_put(struct vmcd *d)
 
 static int __init vmcd_init(void)
 {
+	struct vmcd_tk_events ev;
 	struct vmcd *d;
 	int ret;
 
 	if (!slew_max_ppm || slew_max_ppm > 50000 || !resync_slew_max_ppm ||
 	    resync_slew_max_ppm > 50000 || update_interval_ms < 10 ||
-	    update_interval_ms > 10000 || step_threshold_ns < 1000) {
+	    update_interval_ms > 10000 || step_threshold_ns < 1000 ||
+	    idle_interval_ms < 10 || idle_interval_ms > 60000) {
 		pr_err("parameter out of range: see modinfo\n");
 		return -EINVAL;
 	}
@@ -1020,6 +1142,7 @@ static int __init vmcd_init(void)
 		.interval_ms = update_interval_ms,
 		.max_extrapolation_s = max_extrapolation_s,
 	};
+	d->idle_interval_ms = idle_interval_ms;
 	d->state = VMC_DS_STARTING;
 	/* nothing (a knob, the notifier's kick) may queue the worker yet */
 	d->stopping = true;
@@ -1050,11 +1173,18 @@ static int __init vmcd_init(void)
 	ret = pvclock_gtod_register_notifier(&d->gtod_nb);
 	if (ret)
 		goto out_unmap;
+	/* registering ran the notifier: the sleep time injected so far */
+	vmcd_tk_events(d, &ev);
+	d->seen_offs_boot = ev.offs_boot;
+	d->pm_nb.notifier_call = vmcd_pm_notify;
+	ret = register_pm_notifier(&d->pm_nb);
+	if (ret)
+		goto out_notifier;
 
 	vmcd_kset = kset_create_and_add(KBUILD_MODNAME, NULL, kernel_kobj);
 	if (!vmcd_kset) {
 		ret = -ENOMEM;
-		goto out_notifier;
+		goto out_pm;
 	}
 	d->kobj.kset = vmcd_kset;
 	ret = kobject_init_and_add(&d->kobj, &vmcd_ktype, NULL, "vmclock%u",
@@ -1089,11 +1219,14 @@ static int __init vmcd_init(void)
 
 out_kobj:
 	/* the kobject is initialised from kobject_init_and_add() on */
+	unregister_pm_notifier(&d->pm_nb);
 	pvclock_gtod_unregister_notifier(&d->gtod_nb);
 	irq_work_sync(&d->clock_set_work);	/* stopping: it kicked nothing */
 	memunmap((void *)d->page);
 	vmcd_put(d);
 	return ret;
+out_pm:
+	unregister_pm_notifier(&d->pm_nb);
 out_notifier:
 	pvclock_gtod_unregister_notifier(&d->gtod_nb);
 	irq_work_sync(&d->clock_set_work);
@@ -1115,6 +1248,7 @@ static void __exit vmcd_exit(void)
 
 	kobject_uevent(&d->kobj, KOBJ_REMOVE);
 	kobject_del(&d->kobj);
+	unregister_pm_notifier(&d->pm_nb);	/* no more kicks from it */
 	WRITE_ONCE(d->stopping, true);
 	mod_delayed_work(system_highpri_wq, &d->work, 0);
 	flush_delayed_work(&d->work);

@@ -49,6 +49,7 @@ struct vmcd_lookalike *vmcd_lookalike_create(const struct vmcd_region *r,
 					     struct clocksource *(*clock)(void *),
 					     void *ctx);
 void vmcd_lookalike_seen(struct vmcd_lookalike *c, u32 seq);
+bool vmcd_lookalike_watched(struct vmcd_lookalike *c);
 void vmcd_lookalike_destroy(struct vmcd_lookalike *c);
 
 #endif /* VMCLOCK_DISCIPLINE_H */

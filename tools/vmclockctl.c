@@ -298,6 +298,7 @@ static const struct attr {
 	{ "page_errors", T_INT, "Page errors", NULL },
 	{ "foreign_changes", T_INT, "Foreign changes", NULL },
 	{ "clock_sets", T_INT, "Stepped by others", NULL },
+	{ "resumes", T_INT, "Resumes", NULL },
 	{ "last_page_error", T_STR, "Last page error", NULL },
 	{ "device", T_STR, NULL, NULL },
 	{ "enabled", T_INT, "Enabled", NULL },
@@ -306,6 +307,7 @@ static const struct attr {
 	{ "slew_max_ppm", T_INT, "Slew max", "ppm" },
 	{ "resync_slew_max_ppm", T_INT, "Resync slew max", "ppm" },
 	{ "update_interval_ms", T_INT, "Update interval", "ms" },
+	{ "idle_interval_ms", T_INT, "Idle interval", "ms" },
 };
 
 #define NATTRS ARRAY_SIZE(attrs)
@@ -899,6 +901,7 @@ static const struct knob knobs[] = {
 	{ "slew_max_ppm", false, false, 1, 50000 },
 	{ "resync_slew_max_ppm", false, false, 1, 50000 },
 	{ "update_interval_ms", false, false, 10, 10000 },
+	{ "idle_interval_ms", false, false, 10, 60000 },
 	{ "enabled", true, false, 0, 1 },
 };
 
@@ -1047,6 +1050,7 @@ static const struct param {
 	{ GUEST_MOD, { "resync_slew_max_ppm", false, false, 1, 50000 } },
 	{ GUEST_MOD, { "compat", false, true, (unsigned long long)-1LL, 1 } },
 	{ GUEST_MOD, { "update_interval_ms", false, false, 10, 10000 } },
+	{ GUEST_MOD, { "idle_interval_ms", false, false, 10, 60000 } },
 	{ GUEST_MOD, { "max_extrapolation_s", false, false, 0, UINT_MAX } },
 	{ HOST_MOD, { "ntp_error", true, false, 0, 1 } },
 	{ HOST_MOD, { "tolerance_ns", false, false, 0, UINT_MAX } },
@@ -1236,6 +1240,7 @@ static void help_text(FILE *f)
 "                                 step_threshold_ns (>= 1000), step_after_sync (0/1/y/n),\n"
 "                                 slew_max_ppm (1..50000), resync_slew_max_ppm (1..50000),\n"
 "                                 update_interval_ms (10..10000),\n"
+"                                 idle_interval_ms (10..60000),\n"
 "                                 enabled (0/1/y/n)\n"
 "\n"
 "Options:\n"
