@@ -164,6 +164,7 @@ struct vmcd {
 	const char *page_error;		/* last reason a page was refused */
 
 	u32 idle_interval_ms;		/* the watch, until the clock is taken */
+	bool watched;			/* a poll() on /dev/vmclockN waited */
 
 	/* status */
 	u32 backoff_ms;			/* after unreadable pages, else 0 */
@@ -726,6 +727,11 @@ static bool vmcd_update(struct vmcd *d)
 
 	d->updates++;
 	vmcd_check_foreign(d);
+	/*
+	 * The PM count before the notifier's facts: a resume counted between
+	 * the two reads would have its injection seen only next time.
+	 */
+	pm = atomic_read(&d->pm_resumes);
 	vmcd_tk_events(d, &ev);
 	if (ev.sets != d->seen_clock_sets) {
 		set = ev.sets - d->seen_clock_sets > 1 ||
@@ -737,7 +743,6 @@ static bool vmcd_update(struct vmcd *d)
 		d->slept_ns += ev.offs_boot - d->seen_offs_boot;
 		d->seen_offs_boot = ev.offs_boot;
 	}
-	pm = atomic_read(&d->pm_resumes);
 	resumed = pm != d->seen_pm_resumes;
 	/*
 	 * A resume is resynchronised from as a step by someone else is: at
@@ -751,6 +756,8 @@ static bool vmcd_update(struct vmcd *d)
 	ticks = vmcd_tk_ticks_per_sec(d, &tk1, &in.raw);
 	in.page_read = !vmcd_page_read(d->page, d->page_size, &pg,
 				       vmcd_snapshot_cb, &snap);
+	/* before the wake-up: a woken poll() leaves the queue at once */
+	d->watched = d->lookalike && vmcd_lookalike_watched(d->lookalike);
 	if (in.page_read && d->lookalike)
 		vmcd_lookalike_seen(d->lookalike, le32_to_cpu(pg.seq_count));
 	/* the snapshot must come from the page's counter, unchanged */
@@ -804,14 +811,14 @@ static void vmcd_release(struct vmcd *d)
  * carry no time data; disabled) the page is only watched, for a
  * disruption and for time data, at idle_interval_ms: both are acted on up
  * to that much later. Not while a reader of /dev/vmclockN waits for the
- * page to change: its poll() is woken from here.
+ * page to change (its poll() is woken from here); one that starts waiting
+ * meanwhile sees the next change up to idle_interval_ms late.
  */
 static u32 vmcd_next_ms(const struct vmcd *d)
 {
 	if (d->backoff_ms)
 		return d->backoff_ms;
-	if (!d->disc.taken &&
-	    !(d->lookalike && vmcd_lookalike_watched(d->lookalike)))
+	if (!d->disc.taken && !d->watched)
 		return max(d->cfg.interval_ms, d->idle_interval_ms);
 	return d->cfg.interval_ms;
 }
@@ -840,7 +847,8 @@ static void vmcd_work(struct work_struct *work)
 					d->cfg.interval_ms * 2,
 					VMCD_BACKOFF_MAX_MS);
 	}
-	delay = msecs_to_jiffies(vmcd_next_ms(d));
+	/* not when stopping: unload may have freed the lookalike already */
+	delay = stop ? 0 : msecs_to_jiffies(vmcd_next_ms(d));
 	mutex_unlock(&d->lock);
 	if (!stop)
 		queue_delayed_work(system_highpri_wq, &d->work, delay);
