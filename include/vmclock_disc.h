@@ -46,8 +46,14 @@ enum vmc_disc_clock {
 	VMC_CLK_HELD,		/* the hold: a rate, no slew, STA_UNSYNC */
 };
 
-/* |offset| below which the clock counts as locked, ns */
+/*
+ * |offset| below which the clock counts as locked, ns; once locked it stays
+ * so while |offset| < VMC_DISC_UNLOCK_NS and nothing broke the phase history
+ * (a disruption, a step, a hold, someone else's step): one noisy update
+ * near 1 us must not flip the state and STA_UNSYNC back and forth.
+ */
 #define VMC_DISC_LOCK_NS	1000
+#define VMC_DISC_UNLOCK_NS	10000
 /* Counter value ahead of the counter by more than this: refused, s */
 #define VMC_DISC_FUTURE_S	1
 /* Page time before 2020-01-01T00:00:00Z: refused as nonsense, s */
@@ -129,6 +135,7 @@ struct vmc_disc {
 	int leap_bits;		/* of the last page followed: kept by a hold */
 	bool taken;		/* others' offsets cancelled since enabling */
 	bool synced_once;
+	bool locked;		/* the last command applied was a locked one */
 	bool resync;		/* after a disruption: may step once */
 	bool fast_slew;		/* from a disruption to the next lock */
 	bool have_good_ff;

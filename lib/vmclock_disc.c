@@ -263,6 +263,7 @@ static enum vmc_disc_state vmc_disc_follow(struct vmc_disc *d,
 	};
 	__s64 off = out->offset_ns;
 	__u64 mag;
+	bool locked;
 	int tai;
 
 	d->have_good_ff = true;
@@ -274,12 +275,15 @@ static enum vmc_disc_state vmc_disc_follow(struct vmc_disc *d,
 		off = 0;
 	}
 	mag = (__u64)vmc_abs_s64(off);
+	locked = mag < VMC_DISC_LOCK_NS ||
+		 (d->locked && !d->resync && !out->step &&
+		  mag < VMC_DISC_UNLOCK_NS);
 	/* honest bounds: the page's own error at this counter plus ours */
 	out->maxerror_ns = vmc_sat_add_u64(maxerr, mag);
 	out->set_freq = true;
 	out->follow = true;
 	out->unsync = pg->clock_status != VMCLOCK_STATUS_SYNCHRONIZED ||
-		      mag >= VMC_DISC_LOCK_NS;
+		      !locked;
 	out->leap = vmc_disc_leap(pg->leap_indicator, t.sec);
 	out->set_bounds = true;
 	out->maxerror_us = vmc_bound_ns_to_us(out->maxerror_ns);
@@ -295,7 +299,7 @@ static enum vmc_disc_state vmc_disc_follow(struct vmc_disc *d,
 		out->tai = tai;
 	}
 	out->clock_after = VMC_CLK_FOLLOWING;
-	if (mag < VMC_DISC_LOCK_NS) {
+	if (locked) {
 		out->first_lock = !d->synced_once;
 		return VMC_DS_LOCKED;
 	}
@@ -392,7 +396,8 @@ void vmc_disc_applied(struct vmc_disc *d, const struct vmc_disc_out *out,
 		vmc_servo_applied(&d->servo, t_ns);
 		d->resync = false;
 	}
-	if (out->state == VMC_DS_LOCKED) {
+	d->locked = out->state == VMC_DS_LOCKED;
+	if (d->locked) {
 		d->synced_once = true;
 		d->fast_slew = false;
 	}

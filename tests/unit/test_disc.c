@@ -13,7 +13,7 @@
 #include "vmclock_disc.h"
 #include "tap.h"
 
-#define PLAN	50
+#define PLAN	54
 
 #define C0	1000000000000ULL	/* counter_value of the page */
 #define T0	1783000000LL		/* its time, s */
@@ -239,10 +239,23 @@ static void test_follow(void)
 	tap(!o.take && !o.set_tai && !o.first_lock,
 	    "second update: no retake, TAI not rewritten, not a first lock");
 	upd(&d, 200 * MS, 5000, true, &o);
+	tap(o.state == VMC_DS_LOCKED && !o.unsync && o.maxerror_us == 7,
+	    "locked, then 5 us off: still locked, synchronised, maxerror 7 us (hysteresis)");
+	upd(&d, 300 * MS, -10000, true, &o);
 	tap(o.state == VMC_DS_SYNCING && o.unsync,
-	    "5 us off: syncing, STA_UNSYNC");
+	    "10 us off: syncing, STA_UNSYNC");
+	upd(&d, 400 * MS, 5000, true, &o);
+	tap(o.state == VMC_DS_SYNCING && o.unsync,
+	    "back to 5 us: still syncing (lock is re-entered below 1 us)");
+	upd(&d, 500 * MS, 999, true, &o);
+	tap(o.state == VMC_DS_LOCKED && !o.unsync && !o.first_lock,
+	    "999 ns: locked again, not a first lock");
+	pg.disruption_marker = htole64(9);
+	upd(&d, 600 * MS, 2000, true, &o);
+	tap(o.disruption && o.state == VMC_DS_SYNCING && o.unsync,
+	    "locked, a disruption, 2 us off: syncing (the lock is re-earned)");
 	pg.clock_status = VMCLOCK_STATUS_FREERUNNING;
-	upd(&d, 300 * MS, 0, true, &o);
+	upd(&d, 700 * MS, 0, true, &o);
 	tap(o.follow && o.state == VMC_DS_LOCKED && o.unsync,
 	    "free-running page: followed, but never synchronised");
 
