@@ -29,6 +29,7 @@ struct sample {
 	int64_t err;		/* ns */
 	uint32_t seq;
 	int valid;
+	int stalled;	/* within 0.5 s after a host stall */
 };
 
 struct brk {
@@ -97,6 +98,47 @@ static int64_t pct(const int64_t *v, size_t n, double p)
 	if (k < 1)
 		k = 1;
 	return v[k - 1];
+}
+
+/*
+ * Mark the samples of [@from, @to) within 0.5 s after a gap over 3 times
+ * the median sample spacing; returns the gaps, the samples marked and the
+ * longest gap (ns).
+ */
+static int steady_stalls(size_t from, size_t to, size_t *marked,
+			 int64_t *longest)
+{
+	int64_t *d, med, until = INT64_MIN;
+	size_t k, n = 0;
+	int gaps = 0;
+
+	*marked = 0;
+	*longest = 0;
+	if (to < from + 3)
+		return 0;
+	d = calloc(to - from, sizeof(*d));
+	if (!d)
+		return 0;
+	for (k = from + 1; k < to; k++)
+		d[n++] = smp[k].raw - smp[k - 1].raw;
+	qsort(d, n, sizeof(*d), cmp_i64);
+	med = d[n / 2];
+	free(d);
+	for (k = from + 1; k < to; k++) {
+		int64_t gap = smp[k].raw - smp[k - 1].raw;
+
+		if (med > 0 && gap > 3 * med) {
+			gaps++;
+			if (gap > *longest)
+				*longest = gap;
+			until = smp[k].raw + 500000000;
+		}
+		if (smp[k].raw <= until) {
+			smp[k].stalled = 1;
+			(*marked)++;
+		}
+	}
+	return gaps;
 }
 
 static void chomp(char *s)
@@ -435,8 +477,9 @@ static int final(const char *scn, const char *data, const char *simlog,
 	size_t k, w0 = 0, w1, nwin, ss;
 	int64_t start_raw, ev_raw, t_conv = -1, *absv;
 	double converge_s = -1;
-	int64_t p50 = 0, p99 = 0, mx = 0;
-	size_t nvalid = 0;
+	int64_t p50 = 0, p99 = 0, mx = 0, stall_max_ns = 0;
+	size_t nvalid = 0, n_left_out = 0;
+	int n_stall = 0, too_noisy = 0;
 
 	f = fopen(data, "r");
 	if (f) {
@@ -604,10 +647,34 @@ static int final(const char *scn, const char *data, const char *simlog,
 			ss = k + 1;
 	}
 	absv = calloc(nwin + 1, sizeof(*absv));
+	/*
+	 * Host stalls: under TCG a vCPU the host does not run takes no
+	 * timer interrupts, and the stock kernel's clock then runs a whole
+	 * gap on one multiplier value (~150 ppb from the commanded rate:
+	 * ~15 ns per 100 ms) whatever the discipline does. A gap between
+	 * probe samples over 3 times their median spacing is such a stall;
+	 * the samples from it to 0.5 s after it are left out of the steady
+	 * figures (both sets are printed), and a window with more than 10%
+	 * of them left out is too noisy to judge: its bars fail.
+	 */
+	n_stall = steady_stalls(ss, w1, &n_left_out, &stall_max_ns);
 	for (k = ss; k < w1; k++)
 		if (smp[k].valid)
 			absv[nvalid++] = llabs(smp[k].err);
 	qsort(absv, nvalid, sizeof(*absv), cmp_i64);
+	if (n_stall) {
+		printf("# analyzer: %d host stall(s) in the steady window (longest %.0f ms): all %zu samples p50 %lld p99 %lld max %lld ns; %zu samples within 0.5 s after a stall left out\n",
+		       n_stall, stall_max_ns * 1e-6, nvalid,
+		       (long long)pct(absv, nvalid, 50),
+		       (long long)pct(absv, nvalid, 99),
+		       (long long)(nvalid ? absv[nvalid - 1] : 0), n_left_out);
+		nvalid = 0;
+		for (k = ss; k < w1; k++)
+			if (smp[k].valid && !smp[k].stalled)
+				absv[nvalid++] = llabs(smp[k].err);
+		qsort(absv, nvalid, sizeof(*absv), cmp_i64);
+		too_noisy = n_left_out * 10 > w1 - ss;
+	}
 	p50 = pct(absv, nvalid, 50);
 	p99 = pct(absv, nvalid, 99);
 	mx = nvalid ? absv[nvalid - 1] : 0;
@@ -641,8 +708,14 @@ static int final(const char *scn, const char *data, const char *simlog,
 				snprintf(desc, sizeof(desc),
 					 "steady %.31s <= %.0f (%zu samples)",
 					 e->kind, e->a, nvalid);
-			tap(nvalid && v <= e->a, desc,
-			    "measured %lld expected <= %.0f", (long long)v, e->a);
+			if (too_noisy)
+				tap(0, desc,
+				    "measured %zu of %zu samples after host stalls expected <= 10%% (too noisy to judge)",
+				    n_left_out, w1 - ss);
+			else
+				tap(nvalid && v <= e->a, desc,
+				    "measured %lld expected <= %.0f",
+				    (long long)v, e->a);
 		} else if (!strcmp(e->kind, "steps") ||
 			   !strcmp(e->kind, "disruptions") ||
 			   !strcmp(e->kind, "stat")) {
