@@ -353,12 +353,40 @@ static u64 vmcd_tk_ticks_per_sec(struct vmcd *d, unsigned int *changes,
  * to 68 ns in 2 s. It waits with a wider margin and retries at the next
  * point when the sleep overslept (TCG guests oversleep 0.2-2.5 ms). A
  * smaller one books under 4 ns (1 ppm * 4 ms at HZ=250) wherever it lands
- * and takes one cheap wait. (Skipping that wait for changes under
- * 100 ppb cut the CPU cost but took a nohz-idle guest's p99 from 17-18 to
- * 23 ns: there the time since the last accumulation is not one tick.)
+ * and takes one cheap wait, unless what it books now is under
+ * VMCD_GRID_SKIP_PS. (Skipping the wait for every change under 100 ppb
+ * took a nohz-idle guest's p99 from 17-18 to 23 ns: there the time since
+ * the last accumulation is not one tick, so the booking is measured.)
  */
 #define VMCD_GRID_STRICT_PPB16	(1000 * VMC_PPB16_PER_PPB)	/* 1 ppm */
 #define VMCD_GRID_TRIES		8
+/*
+ * A change booking under this, ps, goes ahead without a wait: 250 ps is
+ * 60 ppb 4 ms after the last accumulation (HZ=250), 20 ppb at 12.5 ms.
+ */
+#define VMCD_GRID_SKIP_PS	250ULL
+
+/* The accumulation grid as the notifier last saw it. */
+struct vmcd_grid {
+	u64 last;		/* cycle_last: a grid point */
+	u64 interval;		/* counter ticks between points */
+	u32 mult, shift;	/* raw: counter ticks to ns */
+	bool on;		/* the timekeeper runs on the page's counter */
+};
+
+static void vmcd_grid_read(struct vmcd *d, struct vmcd_grid *g)
+{
+	unsigned int seq;
+
+	do {
+		seq = read_seqcount_begin(&d->tk_seq);
+		g->on = d->tk_on_counter;
+		g->last = d->tk_cycle_last;
+		g->interval = d->tk_cycle_interval;
+		g->mult = d->tk_raw_mult;
+		g->shift = d->tk_raw_shift;
+	} while (read_seqcount_retry(&d->tk_seq, seq));
+}
 
 /*
  * Wait for the next grid point: sleep to @margin_us before it, then spin
@@ -368,26 +396,19 @@ static u64 vmcd_tk_ticks_per_sec(struct vmcd *d, unsigned int *changes,
 static bool vmcd_wait_grid(struct vmcd *d, u32 margin_us)
 {
 	u64 last, interval, partial, prev, left, c0, wait_ns, deadline;
-	unsigned int seq;
-	u32 mult, shift;
-	bool on;
+	struct vmcd_grid g;
 
-	do {
-		seq = read_seqcount_begin(&d->tk_seq);
-		on = d->tk_on_counter;
-		last = d->tk_cycle_last;
-		interval = d->tk_cycle_interval;
-		mult = d->tk_raw_mult;
-		shift = d->tk_raw_shift;
-	} while (read_seqcount_retry(&d->tk_seq, seq));
-	if (!on || !interval)
+	vmcd_grid_read(d, &g);
+	if (!g.on || !g.interval)
 		return true;	/* no grid to align to */
+	last = g.last;
+	interval = g.interval;
 	c0 = vmcd_counter_read();
 	partial = (c0 - last) % interval;
 	if (partial < interval / 256)
 		return true;
 	left = interval - partial;	/* counter ticks to the grid point */
-	wait_ns = mul_u64_u32_shr(left, mult, shift);
+	wait_ns = mul_u64_u32_shr(left, g.mult, g.shift);
 	if (wait_ns > (margin_us + 100) * NSEC_PER_USEC) {
 		usleep_range(wait_ns / NSEC_PER_USEC - margin_us - 50,
 			     wait_ns / NSEC_PER_USEC - margin_us);
@@ -407,8 +428,32 @@ static bool vmcd_wait_grid(struct vmcd *d, u32 margin_us)
 }
 
 /*
- * Before a frequency change of @delta_ppb16: a small one takes one cheap
- * wait (~200 us of spinning) and goes ahead whatever it gave; a large one
+ * What a change of @delta_ppb16 made now would book into ntp_error: true
+ * when under VMCD_GRID_SKIP_PS (|delta| times the time since the last
+ * accumulation), so that it need not wait for the grid. Under nohz the
+ * last accumulation may be long past, and this says so.
+ */
+static bool vmcd_booking_small(struct vmcd *d, s64 delta_ppb16)
+{
+	struct vmcd_grid g;
+	u64 since_ns;
+
+	vmcd_grid_read(d, &g);
+	if (!g.on)
+		return false;
+	since_ns = mul_u64_u32_shr(vmcd_counter_read() - g.last, g.mult,
+				   g.shift);
+	if (since_ns > NSEC_PER_SEC)
+		return false;
+	/* ppb16 * ns / (65536 * 1e9) = ns booked: compare in ppb16 * ns */
+	return abs(delta_ppb16) * since_ns <
+	       VMCD_GRID_SKIP_PS * VMC_PPB16_PER_PPB * 1000000;
+}
+
+/*
+ * Before a frequency change of @delta_ppb16: a small one goes ahead at
+ * once when it books under VMCD_GRID_SKIP_PS, else takes one cheap wait
+ * (~200 us of spinning) and goes ahead whatever it gave; a large one
  * retries up to VMCD_GRID_TRIES points (8 ticks: ~32 ms at HZ=250, up to
  * ~50 ms with oversleeps; 2 ms of spinning at most per point).
  */
@@ -417,7 +462,8 @@ static void vmcd_align_to_tick(struct vmcd *d, s64 delta_ppb16)
 	int i;
 
 	if (abs(delta_ppb16) < VMCD_GRID_STRICT_PPB16) {
-		vmcd_wait_grid(d, 200);
+		if (!vmcd_booking_small(d, delta_ppb16))
+			vmcd_wait_grid(d, 200);
 		return;
 	}
 	for (i = 0; i < VMCD_GRID_TRIES; i++)
