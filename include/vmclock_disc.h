@@ -49,8 +49,10 @@ enum vmc_disc_clock {
 /*
  * |offset| below which the clock counts as locked, ns; once locked it stays
  * so while |offset| < VMC_DISC_UNLOCK_NS and nothing broke the phase history
- * (a disruption, a step, a hold, someone else's step): one noisy update
- * near 1 us must not flip the state and STA_UNSYNC back and forth.
+ * (a disruption, a step, a hold, a failed command, someone else's step):
+ * one noisy update near 1 us must not flip the state and STA_UNSYNC back
+ * and forth. STA_UNSYNC keeps the hysteresis only after a lock to a
+ * synchronized page.
  */
 #define VMC_DISC_LOCK_NS	1000
 #define VMC_DISC_UNLOCK_NS	10000
@@ -136,6 +138,7 @@ struct vmc_disc {
 	bool taken;		/* others' offsets cancelled since enabling */
 	bool synced_once;
 	bool locked;		/* the last command applied was a locked one */
+	bool locked_sync;	/* ... to a synchronized page: STA_UNSYNC clear */
 	bool resync;		/* after a disruption: may step once */
 	bool fast_slew;		/* from a disruption to the next lock */
 	bool have_good_ff;

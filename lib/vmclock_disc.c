@@ -263,7 +263,7 @@ static enum vmc_disc_state vmc_disc_follow(struct vmc_disc *d,
 	};
 	__s64 off = out->offset_ns;
 	__u64 mag;
-	bool locked;
+	bool locked, keep;
 	int tai;
 
 	d->have_good_ff = true;
@@ -275,15 +275,15 @@ static enum vmc_disc_state vmc_disc_follow(struct vmc_disc *d,
 		off = 0;
 	}
 	mag = (__u64)vmc_abs_s64(off);
-	locked = mag < VMC_DISC_LOCK_NS ||
-		 (d->locked && !d->resync && !out->step &&
-		  mag < VMC_DISC_UNLOCK_NS);
+	keep = !d->resync && mag < VMC_DISC_UNLOCK_NS;
+	locked = mag < VMC_DISC_LOCK_NS || (d->locked && keep);
 	/* honest bounds: the page's own error at this counter plus ours */
 	out->maxerror_ns = vmc_sat_add_u64(maxerr, mag);
 	out->set_freq = true;
 	out->follow = true;
+	/* the hysteresis clears STA_UNSYNC only after a synchronized lock */
 	out->unsync = pg->clock_status != VMCLOCK_STATUS_SYNCHRONIZED ||
-		      !locked;
+		      !(mag < VMC_DISC_LOCK_NS || (d->locked_sync && keep));
 	out->leap = vmc_disc_leap(pg->leap_indicator, t.sec);
 	out->set_bounds = true;
 	out->maxerror_us = vmc_bound_ns_to_us(out->maxerror_ns);
@@ -375,6 +375,8 @@ void vmc_disc_applied(struct vmc_disc *d, const struct vmc_disc_out *out,
 	if (!ok) {
 		/* the command may not stand: measure afresh next time */
 		d->servo.have_prev = false;
+		d->locked = false;
+		d->locked_sync = false;
 		return;
 	}
 	if (out->take)
@@ -396,8 +398,10 @@ void vmc_disc_applied(struct vmc_disc *d, const struct vmc_disc_out *out,
 		vmc_servo_applied(&d->servo, t_ns);
 		d->resync = false;
 	}
-	d->locked = out->state == VMC_DS_LOCKED;
-	if (d->locked) {
+	/* a step's offset is 0 by construction: the lock is earned after it */
+	d->locked = out->state == VMC_DS_LOCKED && !out->step;
+	d->locked_sync = d->locked && !out->unsync;
+	if (out->state == VMC_DS_LOCKED) {
 		d->synced_once = true;
 		d->fast_slew = false;
 	}

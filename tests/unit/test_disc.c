@@ -13,7 +13,7 @@
 #include "vmclock_disc.h"
 #include "tap.h"
 
-#define PLAN	54
+#define PLAN	59
 
 #define C0	1000000000000ULL	/* counter_value of the page */
 #define T0	1783000000LL		/* its time, s */
@@ -258,12 +258,45 @@ static void test_follow(void)
 	upd(&d, 700 * MS, 0, true, &o);
 	tap(o.follow && o.state == VMC_DS_LOCKED && o.unsync,
 	    "free-running page: followed, but never synchronised");
+	pg.clock_status = VMCLOCK_STATUS_SYNCHRONIZED;
+	upd(&d, 800 * MS, 8000, true, &o);
+	tap(o.state == VMC_DS_LOCKED && o.unsync,
+	    "synchronized again at 8 us: locked, but STA_UNSYNC until under 1 us");
 
 	fixture();
 	vmc_disc_init(&d);
 	upd(&d, 0, 200 * (__s64)MS, true, &o);
 	tap(o.step && o.step_ns == -200 * (__s64)MS && o.state == VMC_DS_LOCKED &&
 	    o.maxerror_us == 2, "200 ms off: step by -200 ms, then locked");
+	upd(&d, 100 * MS, 5000, true, &o);
+	tap(o.state == VMC_DS_SYNCING && o.unsync,
+	    "5 us after the step: syncing (a step's lock is earned after it)");
+}
+
+/* What ends the lock's hysteresis: 5 us off after each must be syncing. */
+static void test_lock_ends(void)
+{
+	struct vmc_disc d;
+	struct vmc_disc_out o;
+
+	locked(&d, &o);
+	pg.clock_status = VMCLOCK_STATUS_UNRELIABLE;
+	upd(&d, 1000 * MS, 0, true, &o);
+	pg.clock_status = VMCLOCK_STATUS_SYNCHRONIZED;
+	upd(&d, 1100 * MS, 5000, true, &o);
+	tap(o.state == VMC_DS_SYNCING && o.unsync, "after a hold");
+
+	locked(&d, &o);
+	upd(&d, 1000 * MS, 50000, false, &o);
+	upd(&d, 1100 * MS, 5000, true, &o);
+	tap(o.state == VMC_DS_SYNCING && o.unsync, "after a failed command");
+
+	locked(&d, &o);
+	in.clock_set = true;
+	upd(&d, 1000 * MS, 5000, true, &o);
+	in.clock_set = false;
+	tap(o.clock_set && o.state == VMC_DS_SYNCING && o.unsync,
+	    "after someone else's step");
 }
 
 static void test_bounds(void)
@@ -592,6 +625,7 @@ int main(void)
 {
 	printf("TAP version 13\n1..%d\n", PLAN);
 	test_follow();
+	test_lock_ends();
 	test_bounds();
 	test_holds();
 	test_holdover_rate();
