@@ -436,13 +436,13 @@ static bool vmcd_wait_grid(struct vmcd *d, u32 margin_us)
 static bool vmcd_booking_small(struct vmcd *d, s64 delta_ppb16)
 {
 	struct vmcd_grid g;
-	u64 since_ns;
+	u64 since_ns, now;
 
 	vmcd_grid_read(d, &g);
-	if (!g.on)
-		return false;
-	since_ns = mul_u64_u32_shr(vmcd_counter_read() - g.last, g.mult,
-				   g.shift);
+	now = vmcd_counter_read();
+	if (!g.on || (s64)(now - g.last) < 0)
+		return false;	/* a snapshot newer than our read: wait */
+	since_ns = mul_u64_u32_shr(now - g.last, g.mult, g.shift);
 	if (since_ns > NSEC_PER_SEC)
 		return false;
 	/* ppb16 * ns / (65536 * 1e9) = ns booked: compare in ppb16 * ns */
