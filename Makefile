@@ -114,7 +114,7 @@ help:
 	@echo
 	@echo "  make [all|modules]  build both modules against KDIR=$(KDIR)"
 	@echo "  make demo           boot Debian 12's kernel in QEMU and watch a guest lock to a simulated host"
-	@echo "  make bench          module vs chrony and phc2sys in QEMU: table and plots in tests/bench/out (~20 min; BENCH_ARGS=\"-s migration -r ours,phc2sys\")"
+	@echo "  make bench          module vs chrony and phc2sys in QEMU: table and plots in tests/bench/out (~65 min, 3 repeats; BENCH_ARGS=\"-s migration -r ours,phc2sys -n 1\")"
 	@echo "  make check          every test (installs what it needs; root, ~25 min)"
 	@echo "  make check-fast     unit tests, fuzz smoke, build and style only"
 	@echo "  make deb            Debian packages vmclock-dkms and vmclockctl in build/deb (debhelper, dh-dkms, lintian)"
