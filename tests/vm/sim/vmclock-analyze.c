@@ -29,8 +29,7 @@ struct sample {
 	int64_t err;		/* ns */
 	uint32_t seq;
 	int valid;
-	int stalled;	/* within 0.5 s after a host stall ... */
-	int64_t stall_ns;	/* ... of this length */
+	int64_t stall_ns;	/* > 0: within 0.5 s after a host stall this long */
 };
 
 struct brk {
@@ -142,11 +141,34 @@ static int steady_stalls(size_t from, size_t to, size_t *marked,
 			if (len > *longest)
 				*longest = len;
 		}
-		smp[k].stalled = 1;
 		smp[k].stall_ns = len;
 		(*marked)++;
 	}
 	return gaps;
+}
+
+/*
+ * |err| of the valid samples of [@from, @to), sorted into @absv; with
+ * @excuse, less those after a stall whose |err| it explains (<= 5 ns +
+ * 0.3 ns per ms of it), counted in @left_out. Returns how many.
+ */
+static size_t steady_abs(size_t from, size_t to, int excuse, int64_t *absv,
+			 size_t *left_out)
+{
+	size_t k, n = 0;
+
+	for (k = from; k < to; k++) {
+		if (!smp[k].valid)
+			continue;
+		if (excuse && smp[k].stall_ns &&
+		    llabs(smp[k].err) * 10 <= 50 + 3 * smp[k].stall_ns / 1000000) {
+			(*left_out)++;
+			continue;
+		}
+		absv[n++] = llabs(smp[k].err);
+	}
+	qsort(absv, n, sizeof(*absv), cmp_i64);
+	return n;
 }
 
 static void chomp(char *s)
@@ -670,29 +692,14 @@ static int final(const char *scn, const char *data, const char *simlog,
 	 * taken for a host one; the error bound above still holds it.
 	 */
 	n_stall = steady_stalls(ss, w1, &n_marked, &stall_max_ns);
-	for (k = ss; k < w1; k++)
-		if (smp[k].valid)
-			absv[nvalid++] = llabs(smp[k].err);
-	qsort(absv, nvalid, sizeof(*absv), cmp_i64);
+	nvalid = steady_abs(ss, w1, 0, absv, &n_left_out);
 	if (n_stall) {
 		printf("# analyzer: %d host stall(s) in the steady window (longest %.0f ms): all %zu samples p50 %lld p99 %lld max %lld ns\n",
 		       n_stall, stall_max_ns * 1e-6, nvalid,
 		       (long long)pct(absv, nvalid, 50),
 		       (long long)pct(absv, nvalid, 99),
 		       (long long)(nvalid ? absv[nvalid - 1] : 0));
-		nvalid = 0;
-		for (k = ss; k < w1; k++) {
-			if (!smp[k].valid)
-				continue;
-			if (smp[k].stalled &&
-			    llabs(smp[k].err) * 10 <=
-			    50 + 3 * smp[k].stall_ns / 1000000) {
-				n_left_out++;
-				continue;
-			}
-			absv[nvalid++] = llabs(smp[k].err);
-		}
-		qsort(absv, nvalid, sizeof(*absv), cmp_i64);
+		nvalid = steady_abs(ss, w1, 1, absv, &n_left_out);
 		printf("# analyzer: %zu of the %zu samples after them left out (|err| <= 5 ns + 0.3 ns/ms of the stall): p50 %lld p99 %lld max %lld ns\n",
 		       n_left_out, n_marked, (long long)pct(absv, nvalid, 50),
 		       (long long)pct(absv, nvalid, 99),
