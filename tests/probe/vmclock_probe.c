@@ -292,6 +292,7 @@ static enum hrtimer_restart probe_tick(struct hrtimer *t)
 	struct vmclock_abi p;
 
 	probe_snapshot(&snap);
+	WRITE_ONCE(mailbox->hb_tsc, snap.cycles);
 	s.raw_ns = ktime_to_ns(snap.raw);
 	if (atomic_read(&step_count)) {
 		struct probe_sample j = { .kind = SAMPLE_STEP };
@@ -467,6 +468,7 @@ static void probe_write_mailbox(void)
 	mb->ntp_tick = tk_info.ntp_tick;
 	mb->mono_mult = tk_info.mono_mult;
 	mb->mono_shift = tk_info.mono_shift;
+	WRITE_ONCE(mb->hb_tsc, snap.cycles);
 	virt_wmb();	/* fields before the magic that publishes them */
 	WRITE_ONCE(mb->magic, VMCLOCK_MAILBOX_MAGIC);
 }

@@ -38,8 +38,15 @@ struct vmclock_mailbox {
 	__u64 ntp_tick;		/* 0x40 ns per NTP interval << tkr_mono.shift */
 	__u32 mono_mult;	/* 0x48 tkr_mono.mult at load */
 	__u32 mono_shift;	/* 0x4c tkr_mono.shift */
+	/*
+	 * Heartbeat, outside the magic protocol: the counter at the probe's
+	 * latest sample, stored on every sample. It stops while the VM is
+	 * stopped and comes back behind the host's counter by the time the
+	 * guest counter stood still (TCG), which the simulator measures.
+	 */
+	__u64 hb_tsc;		/* 0x50 counter at the latest sample (cycles) */
 };
 
-_Static_assert(sizeof(struct vmclock_mailbox) == 0x50, "vmclock_mailbox size");
+_Static_assert(sizeof(struct vmclock_mailbox) == 0x58, "vmclock_mailbox size");
 
 #endif /* VMCLOCK_TEST_MAILBOX_H */

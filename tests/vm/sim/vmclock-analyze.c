@@ -66,6 +66,9 @@ static int kmemleak = -1, kmemleak_fail;
 static long lost, nopage;
 static double boot_s = -1;
 static char harness_why[256], cs_name[32], guest_fail_cmd[256];
+/* "at T vmm_*" events announced, VM resumes after one, their stops */
+static int vmm_announced, vmm_resumed;
+static char vmm_stops[256];
 
 static void *grow(void *p, size_t *cap, size_t n, size_t sz)
 {
@@ -346,6 +349,7 @@ static void read_simlog(const char *path)
 		long long raw;
 		double off, fr;
 		unsigned int seq;
+		char *p;
 
 		if (!strncmp(line, "SEG ", 4) && nseg < MAX_SEGS &&
 		    sscanf(line, "SEG t=%*f raw_ns=%lld offset_ns=%lf freq_ppb=%lf"
@@ -363,6 +367,15 @@ static void read_simlog(const char *path)
 		} else if (sscanf(line, "PUBLISH first t=0 raw_ns=%lld",
 				  &raw) == 1 && raw_sim_t0 < 0) {
 			raw_sim_t0 = raw;
+		} else if (strstr(line, " (run-scenario starts it now)")) {
+			vmm_announced++;
+		} else if ((p = strstr(line, " vmm resume: guest counter stood still ")) &&
+			   strstr(line, ", after ")) {
+			/* the stop's length, as the guest counter lost it */
+			snprintf(vmm_stops + strlen(vmm_stops),
+				 sizeof(vmm_stops) - strlen(vmm_stops), "%s%.0f ms",
+				 vmm_resumed ? ", " : "", atof(p + 39));
+			vmm_resumed++;
 		}
 	}
 	fclose(f);
@@ -509,7 +522,7 @@ static int final(const char *scn, const char *data, const char *simlog,
 	double converge_s = -1;
 	int64_t p50 = 0, p99 = 0, mx = 0, stall_max_ns = 0;
 	size_t nvalid = 0, n_left_out = 0, n_marked = 0;
-	int n_stall = 0, too_noisy = 0;
+	int n_stall = 0, too_noisy = 0, nplan;
 
 	f = fopen(data, "r");
 	if (f) {
@@ -605,7 +618,9 @@ static int final(const char *scn, const char *data, const char *simlog,
 	}
 
 	/* "TAP version 13" is printed by run-scenario before the trace. */
-	printf("1..%d\n", 6 + nex);
+	/* the fixed checks, one a vmm event scenario adds, its expectations */
+	nplan = 6 + !!vmm_announced + nex;
+	printf("1..%d\n", nplan);
 	tap(!bad_directive[0] && !too_many,
 	    "scenario file: known directives, <= 64 expectations",
 	    "measured unknown directive '%s'%s expected none", bad_directive,
@@ -620,6 +635,13 @@ static int final(const char *scn, const char *data, const char *simlog,
 	    raw_first_page >= 0);
 	tap(have_end, "guest finished and powered off in time",
 	    "measured no END line expected END");
+	if (vmm_announced)
+		tap(vmm_resumed == vmm_announced,
+		    "the VMM stopped and resumed the VM at each vmm event",
+		    "measured %d of %d (%s) expected all", vmm_resumed,
+		    vmm_announced, vmm_stops);
+	if (vmm_resumed)
+		printf("# vmm: the guest counter stood still %s\n", vmm_stops);
 	tap(!guest_fail, "guest commands exited 0",
 	    "measured %d of %d failed, first: %s expected 0", guest_fail,
 	    guest_cmds, guest_fail_cmd);
@@ -992,11 +1014,11 @@ static int final(const char *scn, const char *data, const char *simlog,
 	tap(lost == 0, "probe lost no samples", "measured %ld lost expected 0",
 	    lost);
 
-	if (tap_n != 6 + nex) {
+	if (tap_n != nplan) {
 		int ran = tap_n;
 
 		tap(0, "checks run as planned", "measured %d expected %d", ran,
-		    6 + nex);
+		    nplan);
 	}
 	{
 		const char *st = stat_value("steps"), *di = stat_value("disruptions");

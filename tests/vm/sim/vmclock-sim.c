@@ -13,7 +13,9 @@
  *
  * with c the guest TSC. Under TCG the guest TSC is the host TSC plus a
  * constant, learnt when the mailbox appears; counter_value is kept ~1 ms in
- * the past. Re-anchoring every 100 ms never changes the line: a page is
+ * the past. The constant drops while QEMU stops the VM (the guest counter
+ * stands still); with "at T vmm_migrate" / "vmm_snapshot" in the scenario
+ * the simulator follows that (see vmm_follow()). Re-anchoring every 100 ms never changes the line: a page is
  * always the current segment's function evaluated at a new counter_value.
  * Events (tests/vm/SCENARIOS.md) start new segments phase-continuously.
  *
@@ -54,8 +56,11 @@ typedef unsigned __int128 u128;
 enum ev_kind {
 	EV_FREQ_STEP, EV_PHASE_JUMP, EV_DISRUPTION, EV_VM_GEN, EV_STATUS,
 	EV_COUNTER_ID, EV_LEAP, EV_MALFORMED, EV_SEQ_STUCK, EV_TORN, EV_STORM,
-	EV_RESTORE, EV_FREQ_RAMP,
+	EV_RESTORE, EV_FREQ_RAMP, EV_VMM,
 };
+
+/* EV_VMM's val: what run-scenario does to the VM at that time */
+enum { VMM_MIGRATE, VMM_SNAPSHOT };
 
 struct event {
 	double t;		/* s from the first published page */
@@ -97,6 +102,7 @@ static volatile struct vmclock_mailbox *mb;
 static struct vmclock_mailbox mbox;	/* copy of the guest's record */
 static struct segment seg;
 static int64_t host_off;		/* guest TSC - host TSC */
+static double probe_rate = 100;		/* the probe's samples per second */
 static double cycles_per_ns;
 static char malformed[32];
 /* counter_value lies this far behind the guest's counter at publication
@@ -516,6 +522,8 @@ static void parse_scenario(const char *path)
 			anchor_past_ns = -atoll(a);
 		else if (!strcmp(k, "counter_id"))
 			sc.counter_id = (int)strtol(a, NULL, 0);
+		else if (!strcmp(k, "probe_rate") && atof(a) > 0)
+			probe_rate = atof(a);	/* the runner's, read here too */
 		else if (!strcmp(k, "at")) {
 			struct event *e = &sc.ev[sc.nev];
 
@@ -555,6 +563,10 @@ static void parse_scenario(const char *path)
 			else if (!strcmp(k, "freq_ramp_ppb_per_s"))
 				e->kind = EV_FREQ_RAMP,
 				e->val = llround(atof(b) * 1000);
+			else if (!strcmp(k, "vmm_migrate"))
+				e->kind = EV_VMM, e->val = VMM_MIGRATE;
+			else if (!strcmp(k, "vmm_snapshot"))
+				e->kind = EV_VMM, e->val = VMM_SNAPSHOT;
 			else
 				goto bad;
 			sc.nev++;
@@ -569,6 +581,79 @@ bad:
 		exit(1);
 	}
 	fclose(f);
+}
+
+/*
+ * A VMM stop (live migration, snapshot save and restore) as the writer of a
+ * plain host-page file meets it: under TCG the guest counter stands still
+ * while the VM is stopped and runs on from there, so guest TSC - host TSC
+ * drops by the stop's length. The probe's heartbeat (mailbox hb_tsc, the
+ * counter at each sample) shows it: from an "at T vmm_*" event on, the
+ * simulator reads it every 0.2 ms, so est = hb - host TSC is the offset
+ * to within ~0.2 ms; the highest est before the stop is the baseline, and
+ * an est 1 ms or more below it is the resume (a loopback migration stops
+ * the VM for ~2-3 ms).
+ * A heartbeat stopped for three samples and 20 ms holds the page meanwhile
+ * (not republished with a counter_value the guest has not reached).
+ *
+ * The reference keeps host time across the stop: the new line is the old
+ * one P cycles on, P = the counter's loss, so the guest's clock is behind
+ * by the stop (tens of ms to ~1 s) and must be stepped. The VMM tells the
+ * guest with the disruption marker (and, after a snapshot restore, the VM
+ * generation counter), bumped with the new line when the VM runs again.
+ */
+static const char *vmm_pending;	/* announced by an "at T vmm_*" event */
+static int vmm_used, vmm_held;	/* scenario has vmm events; page held */
+static uint64_t vmm_hb;		/* heartbeat last seen */
+static int64_t vmm_hb_ns;	/* mono_ns() when it last changed */
+static int64_t vmm_base;	/* highest fresh est while pending (cycles) */
+static int vmm_fresh;		/* heartbeats seen while pending */
+
+/* Returns 1 while the VM looks stopped (hold the page). */
+static int vmm_follow(double t)
+{
+	uint64_t hb = mb->hb_tsc, c;
+	int64_t now = mono_ns(), est, p;
+	s128 ref;
+
+	if (hb == vmm_hb) {
+		/* three missed samples and 20 ms: the VM is not running */
+		if (!vmm_held && now - vmm_hb_ns > 3e9 / probe_rate + 20000000) {
+			vmm_held = 1;
+			printf("EVENT t=%.3f vmm heartbeat stopped: page held\n", t);
+		}
+		return vmm_held;
+	}
+	est = (int64_t)(hb - __rdtsc());	/* <= the offset */
+	vmm_hb = hb;
+	vmm_hb_ns = now;
+	vmm_held = 0;
+	/*
+	 * only a fresh heartbeat measures the offset: not the first one
+	 * after the announcement (the loop slept up to 10 ms before it)
+	 */
+	if (!vmm_pending || !vmm_fresh++)
+		return 0;
+	if (vmm_fresh == 2 || est > vmm_base)
+		vmm_base = est;
+	p = vmm_base - est;
+	if (p < (int64_t)(1e6 * cycles_per_ns))
+		return 0;
+	host_off = est;
+	c = guest_tsc();
+	ref = seg_time(&seg, c + (uint64_t)p);
+	seg.c_a = c;
+	seg.t_a = ref;
+	sc.disruption_marker++;
+	if (!strcmp(vmm_pending, "snapshot"))
+		sc.vm_generation++;
+	printf("EVENT t=%.3f raw_ns=%" PRId64 " vmm resume: guest counter stood still %.3f ms, after %s: disruption marker=%" PRIu64 " vm_generation %" PRIu64 "\n",
+	       t, guest_raw(c), p / cycles_per_ns * 1e-6, vmm_pending,
+	       sc.disruption_marker, sc.vm_generation);
+	vmm_pending = NULL;
+	print_seg(t, c);
+	publish();
+	return 0;
 }
 
 static void apply(struct event *e, double t)
@@ -629,6 +714,11 @@ static void apply(struct event *e, double t)
 		ramp_t = t;
 		ramp_acc = 0;
 		printf("freq_ramp_ppb_per_s %.3f\n", ramp_ppb_per_s);
+		break;
+	case EV_VMM:
+		vmm_pending = e->val == VMM_SNAPSHOT ? "snapshot" : "migrate";
+		vmm_fresh = 0;
+		printf("vmm_%s (run-scenario starts it now)\n", vmm_pending);
 		break;
 	}
 }
@@ -750,12 +840,29 @@ int main(int argc, char **argv)
 	printf("PUBLISH first t=0 raw_ns=%" PRId64 "\n", guest_raw(guest_tsc()));
 	next = t0 + REPUBLISH_NS;
 
+	for (i = 0; i < sc.nev; i++)
+		vmm_used |= sc.ev[i].kind == EV_VMM;
+	vmm_hb = mb->hb_tsc;
+	vmm_hb_ns = mono_ns();
+
 	while (!stop) {
 		double t;
 
 		if (qemu && kill(qemu, 0))
 			break;
 		t = (mono_ns() - t0) * 1e-9;
+		if (vmm_used) {
+			int held = vmm_held;
+
+			if (vmm_follow(t)) {
+				usleep(200);	/* for the first new heartbeat */
+				continue;
+			}
+			if (held) {
+				publish();
+				next = mono_ns() + REPUBLISH_NS;
+			}
+		}
 		for (i = 0; i < sc.nev; i++) {
 			struct event *e = &sc.ev[i];
 
@@ -810,6 +917,14 @@ int main(int argc, char **argv)
 			/* a leap boundary is met within 1 ms */
 			if (leap_near(2 * NSEC_PER_SEC) && wake > mono_ns() + 1000000)
 				wake = mono_ns() + 1000000;
+			/*
+			 * a VM stop is seen within 10 ms; a resume, once one
+			 * is announced, within 0.2 ms (a fresh heartbeat)
+			 */
+			if (vmm_used && wake > mono_ns() + 10000000)
+				wake = mono_ns() + 10000000;
+			if (vmm_pending && wake > mono_ns() + 200000)
+				wake = mono_ns() + 200000;
 			ts.tv_sec = wake / NSEC_PER_SEC;
 			ts.tv_nsec = wake % NSEC_PER_SEC;
 			clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL);
