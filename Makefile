@@ -12,7 +12,7 @@ export KDIR VMCLOCK_CACHE
 
 VERSION := $(shell sed -n 's/^PACKAGE_VERSION="\{0,1\}\([^"]*\)"\{0,1\}$$/\1/p' dkms.conf)
 
-.PHONY: all modules clean check check-fast demo install uninstall checkpatch \
+.PHONY: all modules clean check check-fast demo demo-chain install uninstall checkpatch \
 	fuzz help check-matrix check-debug check-smp check-all tools deb
 
 all: modules tools
@@ -64,6 +64,10 @@ check-fast:
 demo:
 	tests/vm/demo
 
+# The whole chain: vmclock_host in a host VM, patched QEMU, the guest (~4 min).
+demo-chain:
+	tests/chain/demo
+
 # vmclock_discipline against chrony and phc2sys in QEMU (tests/bench/run-bench).
 .PHONY: bench
 bench:
@@ -114,6 +118,7 @@ help:
 	@echo
 	@echo "  make [all|modules]  build both modules against KDIR=$(KDIR)"
 	@echo "  make demo           boot Debian 12's kernel in QEMU and watch a guest lock to a simulated host"
+	@echo "  make demo-chain     vmclock_host in a host VM -> patched QEMU inside it -> a guest following it (~4 min)"
 	@echo "  make bench          module vs chrony and phc2sys in QEMU: table and plots in tests/bench/out (~65 min, 3 repeats; BENCH_ARGS=\"-s migration -r ours,phc2sys -n 1\")"
 	@echo "  make check          every test (installs what it needs; root, ~25 min)"
 	@echo "  make check-fast     unit tests, fuzz smoke, build and style only"
