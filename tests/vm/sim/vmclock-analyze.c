@@ -522,7 +522,7 @@ static int final(const char *scn, const char *data, const char *simlog,
 	double converge_s = -1;
 	int64_t p50 = 0, p99 = 0, mx = 0, stall_max_ns = 0;
 	size_t nvalid = 0, n_left_out = 0, n_marked = 0;
-	int n_stall = 0, too_noisy = 0, nplan;
+	int n_stall = 0, too_noisy = 0, nplan, scn_vmm = 0;
 
 	f = fopen(data, "r");
 	if (f) {
@@ -554,6 +554,9 @@ static int final(const char *scn, const char *data, const char *simlog,
 			sscanf(line, "%*s %lf", &settle);
 			continue;
 		}
+		if (!strcmp(k1, "at") && sscanf(line, "%*s %*s %63s", k2) == 1 &&
+		    !strncmp(k2, "vmm_", 4))
+			scn_vmm++;
 		if (!known_directive(k1)) {
 			snprintf(bad_directive, sizeof(bad_directive), "%s", k1);
 			continue;
@@ -619,7 +622,7 @@ static int final(const char *scn, const char *data, const char *simlog,
 
 	/* "TAP version 13" is printed by run-scenario before the trace. */
 	/* the fixed checks, one a vmm event scenario adds, its expectations */
-	nplan = 6 + !!vmm_announced + nex;
+	nplan = 6 + !!scn_vmm + nex;
 	printf("1..%d\n", nplan);
 	tap(!bad_directive[0] && !too_many,
 	    "scenario file: known directives, <= 64 expectations",
@@ -635,11 +638,27 @@ static int final(const char *scn, const char *data, const char *simlog,
 	    raw_first_page >= 0);
 	tap(have_end, "guest finished and powered off in time",
 	    "measured no END line expected END");
-	if (vmm_announced)
-		tap(vmm_resumed == vmm_announced,
-		    "the VMM stopped and resumed the VM at each vmm event",
-		    "measured %d of %d (%s) expected all", vmm_resumed,
-		    vmm_announced, vmm_stops);
+	if (scn_vmm) {
+		/* run-scenario's vmm.log, beside data.log: each move done */
+		int done = 0, failed = 0;
+		char path[4096];
+		const char *sl = strrchr(data, '/');
+
+		snprintf(path, sizeof(path), "%.*svmm.log",
+			 sl ? (int)(sl - data + 1) : 0, data);
+		f = fopen(path, "r");
+		while (f && fgets(line, sizeof(line), f)) {
+			done += !!strstr(line, ": done in ");
+			failed += !!strstr(line, ": FAILED");
+		}
+		if (f)
+			fclose(f);
+		tap(vmm_announced == scn_vmm && vmm_resumed == scn_vmm &&
+		    done == scn_vmm && !failed,
+		    "the VMM moved the VM at each vmm event, the simulator followed",
+		    "measured %d events, %d announced, %d done, %d failed, %d followed (%s) expected all",
+		    scn_vmm, vmm_announced, done, failed, vmm_resumed, vmm_stops);
+	}
 	if (vmm_resumed)
 		printf("# vmm: the guest counter stood still %s\n", vmm_stops);
 	tap(!guest_fail, "guest commands exited 0",

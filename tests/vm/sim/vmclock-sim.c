@@ -19,7 +19,8 @@
  * always the current segment's function evaluated at a new counter_value.
  * Events (tests/vm/SCENARIOS.md) start new segments phase-continuously.
  *
- * Usage: vmclock-sim [--pid QEMU_PID] [--timeout S] [--page FILE] RAMFILE SCENARIO
+ * Usage: vmclock-sim [--pid QEMU_PID] [--timeout S] [--page FILE]
+ *                    [--vmm-done FILE] RAMFILE SCENARIO
  *   --page FILE  write the published page into FILE (one page, at offset 0:
  *                the patched QEMU's "-device vmclock,host-page=FILE") instead
  *                of the RAM file; the mailbox and truth page stay in RAM
@@ -588,72 +589,119 @@ bad:
  * plain host-page file meets it: under TCG the guest counter stands still
  * while the VM is stopped and runs on from there, so guest TSC - host TSC
  * drops by the stop's length. The probe's heartbeat (mailbox hb_tsc, the
- * counter at each sample) shows it: from an "at T vmm_*" event on, the
- * simulator reads it every 0.2 ms, so est = hb - host TSC is the offset
- * to within ~0.2 ms; the highest est before the stop is the baseline, and
- * an est 1 ms or more below it is the resume (a loopback migration stops
- * the VM for ~2-3 ms).
- * A heartbeat stopped for three samples and 20 ms holds the page meanwhile
- * (not republished with a counter_value the guest has not reached).
+ * counter at each sample) measures it: from an "at T vmm_*" event on, the
+ * simulator reads it every 0.2 ms, and est = hb - host TSC, read within
+ * 0.5 ms of the previous look, is the offset to within ~0.2 ms (never
+ * above it). The highest est before the move is done is the baseline (the
+ * lower ones a late read or the resumed VM gives are not); run-scenario
+ * says the move is done (the VM runs on the destination) by writing the
+ * count of moves done to the --vmm-done file, and the highest of the next
+ * five fresh ests (or those within 100 ms) is the new offset. A heartbeat
+ * stopped for three samples and 20 ms holds the page until then (not
+ * republished with a counter_value the guest has not reached).
  *
  * The reference keeps host time across the stop: the new line is the old
  * one P cycles on, P = the counter's loss, so the guest's clock is behind
- * by the stop (tens of ms to ~1 s) and must be stepped. The VMM tells the
- * guest with the disruption marker (and, after a snapshot restore, the VM
- * generation counter), bumped with the new line when the VM runs again.
+ * by the stop (ms to s). The VMM tells the guest with the disruption
+ * marker (and, after a snapshot restore, the VM generation counter),
+ * bumped with the new line.
  */
 static const char *vmm_pending;	/* announced by an "at T vmm_*" event */
+static const char *vmm_done_path; /* run-scenario's count of moves done */
 static int vmm_used, vmm_held;	/* scenario has vmm events; page held */
+static int vmm_announced;	/* moves announced so far */
+static int vmm_stopped;		/* the heartbeat stopped since the announcement */
 static uint64_t vmm_hb;		/* heartbeat last seen */
 static int64_t vmm_hb_ns;	/* mono_ns() when it last changed */
-static int64_t vmm_base;	/* highest fresh est while pending (cycles) */
-static int vmm_fresh;		/* heartbeats seen while pending */
+static int64_t vmm_poll_ns;	/* mono_ns() of the previous look */
+static int64_t vmm_base, vmm_post; /* highest fresh est before, after (cycles) */
+static int vmm_nbase, vmm_npost;
+static int64_t vmm_done_ns;	/* when the move was seen done, 0: not yet */
 
-/* Returns 1 while the VM looks stopped (hold the page). */
+static int vmm_done_count(void)
+{
+	FILE *f = fopen(vmm_done_path, "r");
+	int n = 0;
+
+	if (f) {
+		if (fscanf(f, "%d", &n) != 1)
+			n = 0;
+		fclose(f);
+	}
+	return n;
+}
+
+static void vmm_resolve(double t)
+{
+	int64_t base = vmm_nbase ? vmm_base : host_off;
+	int64_t p = base - vmm_post;
+	uint64_t c;
+	int moved = p >= (int64_t)(5e5 * cycles_per_ns);	/* 0.5 ms */
+
+	if (moved) {
+		s128 ref;
+
+		host_off = vmm_post;
+		c = guest_tsc();
+		ref = seg_time(&seg, c + (uint64_t)p);
+		seg.c_a = c;
+		seg.t_a = ref;
+	} else {
+		c = guest_tsc();
+	}
+	sc.disruption_marker++;
+	if (!strcmp(vmm_pending, "snapshot"))
+		sc.vm_generation++;
+	printf("EVENT t=%.3f raw_ns=%" PRId64 " vmm resume: guest counter stood still %.3f ms, after %s: disruption marker=%" PRIu64 " vm_generation %" PRIu64 "%s\n",
+	       t, guest_raw(c), p / cycles_per_ns * 1e-6, vmm_pending,
+	       sc.disruption_marker, sc.vm_generation,
+	       vmm_nbase ? "" : " (no baseline: the offset learnt at boot)");
+	if (moved)
+		print_seg(t, c);
+	vmm_pending = NULL;
+	vmm_stopped = vmm_held = 0;
+	vmm_nbase = vmm_npost = 0;
+	vmm_done_ns = 0;
+	publish();
+}
+
+/* Returns 1 while the page is held (the VM stopped, or a move unresolved). */
 static int vmm_follow(double t)
 {
-	uint64_t hb = mb->hb_tsc, c;
-	int64_t now = mono_ns(), est, p;
-	s128 ref;
+	uint64_t hb = mb->hb_tsc;
+	int64_t now = mono_ns(), est;
+	int fresh = now - vmm_poll_ns < 500000;
 
+	vmm_poll_ns = now;
 	if (hb == vmm_hb) {
 		/* three missed samples and 20 ms: the VM is not running */
 		if (!vmm_held && now - vmm_hb_ns > 3e9 / probe_rate + 20000000) {
 			vmm_held = 1;
+			vmm_stopped = !!vmm_pending;
 			printf("EVENT t=%.3f vmm heartbeat stopped: page held\n", t);
 		}
-		return vmm_held;
+	} else {
+		est = (int64_t)(hb - __rdtsc());	/* <= the offset */
+		vmm_hb = hb;
+		vmm_hb_ns = now;
+		if (!vmm_stopped)
+			vmm_held = 0;
+		if (vmm_pending && fresh && !vmm_done_ns) {
+			if (!vmm_nbase++ || est > vmm_base)
+				vmm_base = est;
+		} else if (vmm_pending && fresh) {
+			if (!vmm_npost++ || est > vmm_post)
+				vmm_post = est;
+		}
 	}
-	est = (int64_t)(hb - __rdtsc());	/* <= the offset */
-	vmm_hb = hb;
-	vmm_hb_ns = now;
-	vmm_held = 0;
-	/*
-	 * only a fresh heartbeat measures the offset: not the first one
-	 * after the announcement (the loop slept up to 10 ms before it)
-	 */
-	if (!vmm_pending || !vmm_fresh++)
-		return 0;
-	if (vmm_fresh == 2 || est > vmm_base)
-		vmm_base = est;
-	p = vmm_base - est;
-	if (p < (int64_t)(1e6 * cycles_per_ns))
-		return 0;
-	host_off = est;
-	c = guest_tsc();
-	ref = seg_time(&seg, c + (uint64_t)p);
-	seg.c_a = c;
-	seg.t_a = ref;
-	sc.disruption_marker++;
-	if (!strcmp(vmm_pending, "snapshot"))
-		sc.vm_generation++;
-	printf("EVENT t=%.3f raw_ns=%" PRId64 " vmm resume: guest counter stood still %.3f ms, after %s: disruption marker=%" PRIu64 " vm_generation %" PRIu64 "\n",
-	       t, guest_raw(c), p / cycles_per_ns * 1e-6, vmm_pending,
-	       sc.disruption_marker, sc.vm_generation);
-	vmm_pending = NULL;
-	print_seg(t, c);
-	publish();
-	return 0;
+	if (!vmm_pending)
+		return vmm_held;
+	if (!vmm_done_ns && vmm_done_count() >= vmm_announced)
+		vmm_done_ns = now;
+	if (vmm_done_ns && (vmm_npost >= 5 ||
+			    (vmm_npost && now - vmm_done_ns > 100000000)))
+		vmm_resolve(t);
+	return vmm_held;
 }
 
 static void apply(struct event *e, double t)
@@ -717,7 +765,9 @@ static void apply(struct event *e, double t)
 		break;
 	case EV_VMM:
 		vmm_pending = e->val == VMM_SNAPSHOT ? "snapshot" : "migrate";
-		vmm_fresh = 0;
+		vmm_announced++;
+		vmm_nbase = vmm_npost = 0;
+		vmm_done_ns = 0;
 		printf("vmm_%s (run-scenario starts it now)\n", vmm_pending);
 		break;
 	}
@@ -756,13 +806,15 @@ int main(int argc, char **argv)
 			timeout = atof(argv[2]);
 		else if (!strcmp(argv[1], "--page"))
 			page_file = argv[2];
+		else if (!strcmp(argv[1], "--vmm-done"))
+			vmm_done_path = argv[2];
 		else
 			die("unknown option");
 		argv += 2;
 		argc -= 2;
 	}
 	if (argc != 3)
-		die("usage: vmclock-sim [--pid PID] [--timeout S] [--page FILE] RAMFILE SCENARIO");
+		die("usage: vmclock-sim [--pid PID] [--timeout S] [--page FILE] [--vmm-done FILE] RAMFILE SCENARIO");
 	parse_scenario(argv[2]);
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	signal(SIGTERM, on_signal);
@@ -842,6 +894,8 @@ int main(int argc, char **argv)
 
 	for (i = 0; i < sc.nev; i++)
 		vmm_used |= sc.ev[i].kind == EV_VMM;
+	if (vmm_used && !vmm_done_path)
+		die("vmm_* events need --vmm-done FILE");
 	vmm_hb = mb->hb_tsc;
 	vmm_hb_ns = mono_ns();
 
